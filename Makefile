@@ -1,0 +1,30 @@
+# Thin wrappers over the CMake presets. `make run` and `make test` are the README's quick start.
+JOBS ?= $(shell nproc)
+CONFIG ?= conf/anteroom.toml
+
+.PHONY: all run test bench build clean deps
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+run: build
+	build/release/app/anteroom serve --config $(CONFIG)
+
+test: deps
+	cmake --preset debug-asan >/dev/null
+	cmake --build --preset debug-asan -j $(JOBS)
+	ctest --preset debug-asan
+
+bench:
+	@scripts/install-deps.sh --bench
+	cmake --preset bench >/dev/null
+	cmake --build --preset bench -j $(JOBS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,122 @@
+#pragma once
+// The parsed, validated configuration. Plain structs, built once by load_config() and then
+// published as std::shared_ptr<const config>; a reload builds a whole new one and swaps it.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/cidr.hpp"
+
+namespace anteroom {
+
+using duration_ms = std::chrono::milliseconds;
+
+struct listen_address {
+    std::string host;  // literal IPv4/IPv6 address ("127.0.0.1", "::1", "0.0.0.0")
+    std::uint16_t port = 0;
+    std::string text() const;  // "127.0.0.1:8080" / "[::1]:8080"
+    friend bool operator==(const listen_address&, const listen_address&) = default;
+};
+
+struct server_config {
+    std::vector<listen_address> listen{{"127.0.0.1", 8080}};
+    unsigned threads = 0;  // 0 = number of cores
+    bool reuse_port = true;
+    std::uint32_t max_connections = 10000;
+    std::uint32_t max_header_size = 16 * 1024;           // whole request head, bytes
+    std::uint64_t max_body_size = 10ull * 1024 * 1024;   // default for routes
+    std::uint32_t max_requests_per_connection = 1000;
+    duration_ms header_read_timeout{10'000};
+    duration_ms idle_timeout{60'000};   // keep-alive idle between requests
+    duration_ms body_timeout{30'000};   // longest pause while reading/writing a body
+    duration_ms drain_timeout{10'000};  // graceful shutdown
+    std::vector<cidr> trusted_proxies;  // X-Forwarded-For honoured only from these peers
+    std::string server_name = "anteroom";  // used in Via
+};
+
+enum class balance_policy { round_robin, least_outstanding };
+
+struct upstream_config {
+    std::string name = "default";
+    // "host:port" literal addresses, or "builtin" for the built-in upstream page.
+    std::vector<listen_address> servers;
+    bool builtin = false;
+    balance_policy balance = balance_policy::round_robin;
+    std::uint32_t pool_size = 64;  // idle keep-alive connections kept per server and worker
+    duration_ms connect_timeout{2'000};
+    duration_ms response_timeout{30'000};  // from request sent to response head received
+    duration_ms pool_idle_timeout{30'000};
+    std::uint32_t max_fails = 3;           // consecutive failures before ejection
+    duration_ms fail_backoff{10'000};      // first ejection length; doubles up to 8x
+    bool retry_idempotent = true;
+};
+
+struct route_config {
+    std::string prefix = "/";
+    std::string upstream = "default";
+    std::uint64_t max_body_size = 0;  // 0 = server.max_body_size
+};
+
+enum class log_level { debug, info, warn, error };
+
+struct log_config {
+    log_level level = log_level::info;
+    std::string access_log = "-";  // "-" = stdout, "" = off, else a file path
+    std::string error_log = "-";   // "-" = stderr, else a file path
+};
+
+struct admin_config {
+    bool enabled = true;
+    listen_address listen{"127.0.0.1", 9090};
+    std::string token_file;  // bearer token for admin endpoints other than metrics/health
+};
+
+struct config {
+    std::string source_path;  // the file it was loaded from
+    std::string state_dir = "var/anteroom";
+    server_config server;
+    std::vector<upstream_config> upstreams;  // never empty after validation
+    std::vector<route_config> routes;        // never empty after validation; longest prefix wins
+    log_config log;
+    admin_config admin;
+
+    const upstream_config* find_upstream(const std::string& name) const;
+};
+
+// One problem found while loading: "file:line: key: message".
+struct config_error {
+    std::string file;
+    std::uint32_t line = 0;
+    std::string key;  // dotted path, e.g. "server.max_connections", "upstream[1].servers"
+    std::string message;
+    std::string text() const;
+};
+
+struct config_result {
+    std::shared_ptr<const config> cfg;  // null when errors is not empty
+    std::vector<config_error> errors;
+};
+
+// Parse and validate a TOML file. Never throws; all problems are collected.
+config_result load_config(const std::string& path);
+// Same, from text (tests, fuzzing); `name` is used as the file name in messages.
+config_result parse_config(std::string_view text, const std::string& name);
+
+// Helpers shared by the parser and tests.
+std::optional<duration_ms> parse_duration(std::string_view text);  // "250ms", "10s", "5m", "1h"
+std::optional<std::uint64_t> parse_size(std::string_view text);    // "512", "16KiB", "10MiB", "1GiB"
+std::optional<listen_address> parse_address(std::string_view text);  // "1.2.3.4:80", "[::1]:80"
+// parse_address() accepts port 0 (useful for tests binding an ephemeral port); the config
+// loader itself requires 1..65535. Hosts must be literal IPs and come back in canonical form.
+
+// Inverse of parse_size/parse_duration, for messages and logs: 16384 -> "16KiB", 0 -> "0",
+// 1000ms -> "1s", 1500ms -> "1500ms".
+std::string format_size(std::uint64_t bytes);
+std::string format_duration(duration_ms d);
+
+}  // namespace anteroom

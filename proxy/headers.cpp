@@ -1,0 +1,253 @@
+#include "proxy/headers.hpp"
+
+#include <array>
+#include <cctype>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace anteroom::proxy {
+
+namespace {
+
+constexpr std::string_view xff_name = "X-Forwarded-For";
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto x = static_cast<unsigned char>(a[i]);
+        const auto y = static_cast<unsigned char>(b[i]);
+        if (std::tolower(x) != std::tolower(y)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Call f(token) for each comma-separated, trimmed, non-empty element.
+template <class F>
+void for_each_list_item(std::string_view list, F&& f) {
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        const auto item = trim(list.substr(0, comma));
+        if (!item.empty()) {
+            f(item);
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        list.remove_prefix(comma + 1);
+    }
+}
+
+// An X-Forwarded-For element may be "1.2.3.4", "1.2.3.4:5678", "[::1]:80" or "::1".
+std::optional<ip_address> parse_xff_item(std::string_view item) {
+    if (auto a = parse_ip(item)) {
+        return a;
+    }
+    if (!item.empty() && item.front() == '[') {
+        const auto close = item.find(']');
+        if (close != std::string_view::npos) {
+            return parse_ip(item.substr(1, close - 1));
+        }
+        return std::nullopt;
+    }
+    const auto colon = item.find(':');
+    if (colon != std::string_view::npos && item.find(':', colon + 1) == std::string_view::npos) {
+        return parse_ip(item.substr(0, colon));
+    }
+    return std::nullopt;
+}
+
+std::string forwarded_node(const ip_address& a) {
+    if (a.is_v4()) {
+        return a.text();
+    }
+    return "\"[" + a.text() + "]\"";
+}
+
+}  // namespace
+
+bool is_trusted(const ip_address& peer, std::span<const cidr> trusted) {
+    for (const auto& c : trusted) {
+        if (c.contains(peer)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+ip_address client_address(const ip_address& peer, std::string_view x_forwarded_for, std::span<const cidr> trusted) {
+    if (x_forwarded_for.empty() || !is_trusted(peer, trusted)) {
+        return peer;
+    }
+    std::vector<std::string_view> items;
+    for_each_list_item(x_forwarded_for, [&](std::string_view it) { items.push_back(it); });
+    ip_address client = peer;
+    for (auto it = items.rbegin(); it != items.rend(); ++it) {
+        auto a = parse_xff_item(*it);
+        if (!a) {
+            break;  // unparseable hop: trust nothing further left
+        }
+        client = *a;
+        if (!is_trusted(*a, trusted)) {
+            break;
+        }
+    }
+    return client;
+}
+
+void remove_hop_by_hop(http::fields& f) {
+    // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+    std::vector<std::string> named;
+    for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
+        for_each_list_item(it->value(), [&](std::string_view tok) {
+            if (!iequals(tok, "close") && !iequals(tok, "keep-alive")) {
+                named.emplace_back(tok);
+            }
+        });
+    }
+    for (const auto& n : named) {
+        f.erase(n);
+    }
+    static constexpr std::array<http::field, 8> hop{
+        http::field::connection,     http::field::keep_alive,         http::field::proxy_connection,
+        http::field::te,             http::field::trailer,            http::field::transfer_encoding,
+        http::field::upgrade,        http::field::proxy_authorization,
+    };
+    for (auto h : hop) {
+        f.erase(h);
+    }
+    f.erase("Proxy-Authenticate");
+}
+
+void add_forwarding_headers(http::fields& f, const forward_info& info) {
+    const std::string client = info.peer.text();
+    std::string xff;
+    if (info.peer_trusted) {
+        for (auto it = f.find(xff_name); it != f.end() && beast::iequals(it->name_string(), xff_name);
+             ++it) {
+            if (!xff.empty()) {
+                xff += ", ";
+            }
+            xff += it->value();
+        }
+    }
+    if (!xff.empty()) {
+        xff += ", ";
+    }
+    xff += client;
+    f.set(xff_name, xff);
+
+    const std::string_view proto = info.tls ? "https" : "http";
+    if (!info.peer_trusted || f.find("X-Forwarded-Proto") == f.end()) {
+        f.set("X-Forwarded-Proto", proto);
+    }
+    if (!info.peer_trusted || f.find("X-Forwarded-Host") == f.end()) {
+        if (info.host.empty()) {
+            f.erase("X-Forwarded-Host");
+        } else {
+            f.set("X-Forwarded-Host", info.host);
+        }
+    }
+
+    std::string fwd;
+    if (info.peer_trusted) {
+        for (auto it = f.find(http::field::forwarded); it != f.end() && it->name() == http::field::forwarded; ++it) {
+            if (!fwd.empty()) {
+                fwd += ", ";
+            }
+            fwd += it->value();
+        }
+    }
+    if (!fwd.empty()) {
+        fwd += ", ";
+    }
+    fwd += "for=" + forwarded_node(info.peer) + ";proto=";
+    fwd += proto;
+    if (!info.host.empty()) {
+        fwd += ";host=\"";
+        for (char c : info.host) {
+            if (c == '"' || c == '\\') {
+                fwd += '\\';
+            }
+            fwd += c;
+        }
+        fwd += '"';
+    }
+    f.set(http::field::forwarded, fwd);
+
+    std::string via;
+    if (auto it = f.find(http::field::via); it != f.end()) {
+        via = std::string(it->value()) + ", ";
+    }
+    via += info.http_version == 10 ? "1.0 " : "1.1 ";
+    via += info.via_name;
+    f.set(http::field::via, via);
+}
+
+bool is_valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) {
+        return false;
+    }
+    for (char c : id) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                        c == '_' || c == '.';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string new_request_id() {
+    // splitmix64 over a per-thread random seed: unique enough for correlation, cheap per request.
+    thread_local std::uint64_t state = [] {
+        std::random_device rd;
+        return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    }();
+    auto next = [] {
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    };
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out(32, '0');
+    for (int half = 0; half < 2; ++half) {
+        auto v = next();
+        for (int i = 0; i < 16; ++i) {
+            out[static_cast<std::size_t>(half * 16 + i)] = hex[v & 0xf];
+            v >>= 4;
+        }
+    }
+    return out;
+}
+
+bool is_idempotent(http::verb m) {
+    switch (m) {
+        case http::verb::get:
+        case http::verb::head:
+        case http::verb::options:
+        case http::verb::put:
+        case http::verb::delete_:
+        case http::verb::trace:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace anteroom::proxy

@@ -1,0 +1,46 @@
+#pragma once
+// Header hygiene between client and upstream (RFC 9110 §7.6.1 hop-by-hop fields, RFC 7239
+// Forwarded, X-Forwarded-*, Via, X-Request-Id), and which address is "the client".
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/cidr.hpp"
+#include "common/net.hpp"
+
+namespace anteroom::proxy {
+
+// The client address every later filter uses: the peer, unless the peer is a trusted proxy,
+// in which case X-Forwarded-For is walked right to left past trusted hops; the first untrusted
+// (or the leftmost valid) entry wins. Garbage in X-Forwarded-For stops the walk at the peer side.
+ip_address client_address(const ip_address& peer, std::string_view x_forwarded_for,
+                          std::span<const cidr> trusted);
+
+bool is_trusted(const ip_address& peer, std::span<const cidr> trusted);
+
+// Remove hop-by-hop fields and every field named in Connection. An Upgrade handshake is
+// re-added by the caller after this (the tunnel needs Upgrade and "Connection: upgrade").
+void remove_hop_by_hop(http::fields& f);
+
+struct forward_info {
+    ip_address peer;          // the TCP peer
+    bool peer_trusted = false;
+    bool tls = false;
+    std::string_view host;     // Host of the original request ("" if none)
+    std::string_view via_name; // e.g. "anteroom"
+    unsigned http_version = 11;
+};
+
+// Rewrite X-Forwarded-For/-Proto/-Host, Forwarded and Via for the upstream request. From an
+// untrusted peer, client-supplied values are replaced; from a trusted proxy they are extended.
+void add_forwarding_headers(http::fields& f, const forward_info& info);
+
+// A request id safe to echo: 1..64 chars of [A-Za-z0-9._-]. Anything else is replaced.
+bool is_valid_request_id(std::string_view id);
+// 32 lowercase hex chars from a fast per-thread generator (unique, not a secret).
+std::string new_request_id();
+
+bool is_idempotent(http::verb method);
+
+}  // namespace anteroom::proxy

@@ -1,0 +1,535 @@
+#include "proxy/server.hpp"
+
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "common/endpoint.hpp"
+#include "common/metrics.hpp"
+#include "proxy/admin.hpp"
+#include "proxy/builtin_upstream.hpp"
+#include "proxy/session.hpp"
+#include "proxy/simple_server.hpp"
+#include "proxy/worker.hpp"
+
+namespace anteroom::proxy {
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+bool open_acceptor(tcp::acceptor& a, const tcp::endpoint& ep, bool reuse_port, std::string& err) {
+    beast::error_code ec;
+    a.open(ep.protocol(), ec);
+    if (!ec) {
+        a.set_option(net::socket_base::reuse_address(true), ec);
+    }
+    if (!ec && reuse_port) {
+        const int one = 1;
+        if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+            ec.assign(errno, boost::system::system_category());
+        }
+    }
+    if (!ec) {
+        a.bind(ep, ec);
+    }
+    if (!ec) {
+        a.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        err = ep.address().to_string() + ":" + std::to_string(ep.port()) + ": " + ec.message();
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+struct server::impl {
+    struct listener {
+        listen_address configured;
+        tcp::endpoint bound;
+        // One acceptor per worker with SO_REUSEPORT, or one (on worker 0) that distributes.
+        std::vector<std::pair<worker*, std::shared_ptr<tcp::acceptor>>> acceptors;
+    };
+
+    explicit impl(server_options o) : opts(std::move(o)) {}
+
+    server_options opts;
+    metrics_registry& metrics = metrics_registry::global();
+    shared_state shared;
+    access_log access;
+    server_state_registry states;
+    std::vector<std::unique_ptr<worker>> workers;
+    net::io_context control{1};
+    std::thread control_thread;
+    std::unique_ptr<simple_server> admin;
+    std::unique_ptr<simple_server> builtin;
+    std::optional<listen_address> builtin_address;
+    std::string admin_token;
+
+    mutable std::mutex mu;  // guards cfg, rt, listeners, stopped
+    std::shared_ptr<const config> cfg;
+    std::shared_ptr<const runtime> rt;
+    std::vector<listener> listeners;
+    std::atomic<std::uint64_t> distribute_rr{0};
+    bool stopped = false;
+    std::condition_variable stopped_cv;
+    counter* reload_ok = nullptr;
+    counter* reload_failed = nullptr;
+
+    net::awaitable<void> accept_loop(worker& w, std::shared_ptr<tcp::acceptor> acc, bool distribute) {
+        for (;;) {
+            auto [ec, sock] = co_await acc->async_accept(use_tuple);
+            if (!acc->is_open() || ec == net::error::operation_aborted) {
+                co_return;
+            }
+            if (ec) {
+                // EMFILE and friends: back off briefly instead of spinning on the error.
+                ANTEROOM_LOG(log_level::warn, "listener", "accept failed: " + ec.message());
+                net::steady_timer t(w.ioc(), std::chrono::milliseconds(10));
+                co_await t.async_wait(use_tuple);
+                continue;
+            }
+            const std::uint32_t max = current_max_connections();
+            if (shared.connections.load(std::memory_order_relaxed) >= max ||
+                shared.draining.load(std::memory_order_relaxed)) {
+                shared.refused->inc();
+                beast::error_code cec;
+                sock.close(cec);
+                continue;
+            }
+            shared.accepted->inc();
+            if (distribute && workers.size() > 1) {
+                worker& target = *workers[distribute_rr.fetch_add(1, std::memory_order_relaxed) % workers.size()];
+                if (&target != &w) {
+                    beast::error_code rec;
+                    const auto protocol = sock.local_endpoint(rec).protocol();
+                    const int fd = sock.release(rec);
+                    net::post(target.ioc(), [this, &target, protocol, fd] {
+                        beast::error_code aec;
+                        tcp::socket s(target.ioc());
+                        s.assign(protocol, fd, aec);
+                        start_session(target, std::move(s));
+                    });
+                    continue;
+                }
+            }
+            start_session(w, std::move(sock));
+        }
+    }
+
+    void start_session(worker& w, tcp::socket sock) {
+        beast::error_code ec;
+        const auto ep = sock.remote_endpoint(ec);
+        if (ec) {
+            return;
+        }
+        sock.set_option(tcp::no_delay(true), ec);
+        auto s = std::make_shared<session>(w, std::move(sock), to_ip(ep.address()));
+        net::co_spawn(w.ioc(), s->run(), net::detached);
+    }
+
+    std::uint32_t current_max_connections() {
+        // Read per accept; the config pointer is swapped under mu on reload.
+        std::lock_guard lock(mu);
+        return cfg->server.max_connections;
+    }
+
+    bool open_listener(const listen_address& addr, listener& out, std::string& err) {
+        out.configured = addr;
+        tcp::endpoint ep = to_endpoint(addr);
+        const bool reuse_port = cfg->server.reuse_port;
+        const std::size_t count = reuse_port ? workers.size() : 1;
+        for (std::size_t i = 0; i < count; ++i) {
+            auto acc = std::make_shared<tcp::acceptor>(workers[i]->ioc());
+            if (!open_acceptor(*acc, ep, reuse_port, err)) {
+                close_listener(out);
+                return false;
+            }
+            if (i == 0) {
+                out.bound = acc->local_endpoint();
+                ep = out.bound;  // port 0: the other workers join the port the kernel chose
+            }
+            out.acceptors.emplace_back(workers[i].get(), acc);
+        }
+        for (auto& [w, acc] : out.acceptors) {
+            net::co_spawn(w->ioc(), accept_loop(*w, acc, !reuse_port), net::detached);
+        }
+        return true;
+    }
+
+    void close_listener(listener& l) {
+        for (auto& [w, acc] : l.acceptors) {
+            net::post(w->ioc(), [acc] {
+                beast::error_code ec;
+                acc->close(ec);
+            });
+        }
+        l.acceptors.clear();
+    }
+
+    bool read_admin_token(const config& c, std::string& token, std::string& err) {
+        token.clear();
+        if (c.admin.token_file.empty()) {
+            return true;
+        }
+        std::ifstream f(c.admin.token_file);
+        if (!f) {
+            err = c.admin.token_file + ": cannot read admin token file";
+            return false;
+        }
+        std::getline(f, token);
+        while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
+            token.pop_back();
+        }
+        if (token.size() < 16) {
+            err = c.admin.token_file + ": admin token must be at least 16 characters";
+            return false;
+        }
+        return true;
+    }
+
+    void publish_runtime(std::shared_ptr<const runtime> r) {
+        for (auto& w : workers) {
+            net::post(w->ioc(), [wp = w.get(), r] { wp->set_runtime(r); });
+        }
+    }
+
+    void finish_stop() {
+        for (auto& w : workers) {
+            w->stop();
+        }
+        control.stop();
+        std::lock_guard lock(mu);
+        stopped = true;
+        stopped_cv.notify_all();
+    }
+
+    // Polls the connection count during a drain; the process is going away, so a short poll
+    // interval here costs nothing worth a notification mechanism.
+    void drain_tick(std::shared_ptr<net::steady_timer> t, std::chrono::steady_clock::time_point hard_deadline,
+                    bool forced) {
+        if (shared.connections.load() == 0) {
+            finish_stop();
+            return;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= hard_deadline && !forced) {
+            ANTEROOM_LOG(log_level::warn, "server",
+                         "drain time over, closing " + std::to_string(shared.connections.load()) + " connections");
+            for (auto& w : workers) {
+                net::post(w->ioc(), [wp = w.get()] { wp->close_all(); });
+            }
+            forced = true;
+        }
+        if (forced && now >= hard_deadline + std::chrono::seconds(2)) {
+            finish_stop();
+            return;
+        }
+        t->expires_after(std::chrono::milliseconds(20));
+        t->async_wait([this, t, hard_deadline, forced](const beast::error_code& ec) {
+            if (!ec) {
+                drain_tick(t, hard_deadline, forced);
+            }
+        });
+    }
+};
+
+server::server(server_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
+
+server::~server() {
+    stop();
+    wait();
+}
+
+bool server::start(std::string& err) {
+    auto& d = *impl_;
+    d.cfg = d.opts.cfg;
+    const config& c = *d.cfg;
+    error_log::set_level(c.log.level);
+    if (!error_log::open(c.log.error_log)) {
+        err = c.log.error_log + ": cannot open error log";
+        return false;
+    }
+    if (!d.access.open(c.log.access_log)) {
+        err = c.log.access_log + ": cannot open access log";
+        return false;
+    }
+    if (!d.read_admin_token(c, d.admin_token, err)) {
+        return false;
+    }
+    auto& m = d.metrics;
+    d.shared.access = &d.access;
+    d.shared.open_connections = &m.get_gauge("anteroom_connections_open", "Client connections open now");
+    d.shared.accepted = &m.get_counter("anteroom_connections_accepted_total", "Client connections accepted");
+    d.shared.refused = &m.get_counter("anteroom_connections_refused_total",
+                                      "Client connections refused (max_connections or draining)");
+    d.shared.timeouts = &m.get_counter("anteroom_timeouts_total", "Client connections timed out mid-request");
+    d.shared.bad_requests = &m.get_counter("anteroom_bad_requests_total", "Requests rejected as malformed");
+    d.shared.pool_idle = &m.get_gauge("anteroom_upstream_pool_idle", "Idle upstream keep-alive connections");
+    d.reload_ok = &m.get_counter("anteroom_config_reloads_total", "Config reloads", "result=\"ok\"");
+    d.reload_failed = &m.get_counter("anteroom_config_reloads_total", "Config reloads", "result=\"error\"");
+
+    unsigned threads = c.server.threads != 0 ? c.server.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < threads; ++i) {
+        d.workers.push_back(std::make_unique<worker>(i, d.shared));
+    }
+
+    // The built-in upstream (until the booking backend replaces it) runs on the control thread.
+    const bool needs_builtin =
+        std::any_of(c.upstreams.begin(), c.upstreams.end(), [](const upstream_config& u) { return u.builtin; });
+    if (needs_builtin) {
+        d.builtin = std::make_unique<simple_server>(d.control, builtin_upstream_handler());
+        if (!d.builtin->listen(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0), err)) {
+            err = "built-in upstream: " + err;
+            return false;
+        }
+        d.builtin_address = to_listen_address(d.builtin->local_endpoint());
+    }
+
+    d.rt = build_runtime(d.cfg, d.opts.make_filters ? d.opts.make_filters(c) : filter_chain{}, d.states, m,
+                         d.builtin_address);
+    for (auto& w : d.workers) {
+        w->set_runtime(d.rt);
+    }
+    for (const auto& addr : c.server.listen) {
+        impl::listener l;
+        if (!d.open_listener(addr, l, err)) {
+            return false;
+        }
+        d.listeners.push_back(std::move(l));
+    }
+    if (c.admin.enabled) {
+        d.admin = std::make_unique<simple_server>(d.control, make_admin_handler(admin_hooks{
+            [this] { return impl_->metrics.render(); },
+            [this] {
+                std::lock_guard lock(impl_->mu);
+                return !impl_->shared.draining.load() && !impl_->listeners.empty();
+            },
+            [this] {
+                std::lock_guard lock(impl_->mu);
+                return impl_->admin_token;
+            },
+            [this](std::string& e) { return reload(e); },
+            [this] {
+                std::lock_guard lock(impl_->mu);
+                return impl_->rt;
+            },
+        }));
+        if (!d.admin->listen(to_endpoint(c.admin.listen), err)) {
+            err = "admin listener " + c.admin.listen.text() + ": " + err;
+            return false;
+        }
+    }
+    if (d.opts.handle_signals) {
+        auto signals = std::make_shared<net::signal_set>(d.control, SIGHUP, SIGTERM, SIGINT);
+        auto arm_ptr = std::make_shared<std::function<void()>>();
+        *arm_ptr = [this, signals, arm_ptr] {
+            signals->async_wait([this, signals, arm_ptr](const beast::error_code& ec, int sig) {
+                if (ec) {
+                    return;
+                }
+                if (sig == SIGHUP) {
+                    std::string e;
+                    reload(e);
+                } else {
+                    ANTEROOM_LOG(log_level::info, "server", "signal received, draining");
+                    drain();
+                    return;
+                }
+                (*arm_ptr)();
+            });
+        };
+        (*arm_ptr)();
+    }
+    for (auto& w : d.workers) {
+        w->start();
+    }
+    d.control_thread = std::thread([&d] {
+        auto guard = net::make_work_guard(d.control);
+        d.control.run();
+    });
+    for (const auto& l : d.listeners) {
+        ANTEROOM_LOG(log_level::info, "server",
+                     "listening on http://" + to_listen_address(l.bound).text() + " with " +
+                         std::to_string(d.workers.size()) + " worker threads");
+    }
+    if (d.admin) {
+        ANTEROOM_LOG(log_level::info, "server",
+                     "admin listening on http://" + to_listen_address(d.admin->local_endpoint()).text());
+    }
+    return true;
+}
+
+void server::wait() {
+    auto& d = *impl_;
+    {
+        std::unique_lock lock(d.mu);
+        d.stopped_cv.wait(lock, [&] { return d.stopped || d.workers.empty(); });
+    }
+    if (d.control_thread.joinable()) {
+        d.control_thread.join();
+    }
+    for (auto& w : d.workers) {
+        w->join();
+    }
+    d.access.close();
+}
+
+bool server::reload(std::string& err) {
+    auto& d = *impl_;
+    if (d.opts.config_path.empty()) {
+        err = "no config file to reload from";
+        return false;
+    }
+    auto result = load_config(d.opts.config_path);
+    if (!result.errors.empty()) {
+        err.clear();
+        for (const auto& e : result.errors) {
+            err += e.text() + "\n";
+            ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + e.text());
+        }
+        d.reload_failed->inc();
+        return false;
+    }
+    return apply(result.cfg, err);
+}
+
+bool server::apply(std::shared_ptr<const config> next, std::string& err) {
+    auto& d = *impl_;
+    std::lock_guard lock(d.mu);
+    const config& c = *next;
+    if (std::any_of(c.upstreams.begin(), c.upstreams.end(), [](const upstream_config& u) { return u.builtin; }) &&
+        !d.builtin_address) {
+        err = "the built-in upstream can only be enabled at start";
+        d.reload_failed->inc();
+        return false;
+    }
+    std::string token;
+    if (!d.read_admin_token(c, token, err)) {
+        d.reload_failed->inc();
+        ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
+        return false;
+    }
+    // Listeners: keep the ones that stay (their sockets and connections are untouched), open
+    // the new ones first so a failed bind leaves everything as it was.
+    std::vector<impl::listener> kept;
+    std::vector<impl::listener> opened;
+    for (const auto& addr : c.server.listen) {
+        auto it = std::find_if(d.listeners.begin(), d.listeners.end(),
+                               [&](const impl::listener& l) { return l.configured == addr; });
+        if (it != d.listeners.end()) {
+            continue;
+        }
+        impl::listener l;
+        if (!d.open_listener(addr, l, err)) {
+            for (auto& o : opened) {
+                d.close_listener(o);
+            }
+            d.reload_failed->inc();
+            ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
+            return false;
+        }
+        opened.push_back(std::move(l));
+    }
+    for (auto& l : d.listeners) {
+        const bool stays = std::find(c.server.listen.begin(), c.server.listen.end(), l.configured) !=
+                           c.server.listen.end();
+        if (stays) {
+            kept.push_back(std::move(l));
+        } else {
+            d.close_listener(l);
+        }
+    }
+    for (auto& l : opened) {
+        kept.push_back(std::move(l));
+    }
+    d.listeners = std::move(kept);
+    if (c.server.threads != d.cfg->server.threads) {
+        ANTEROOM_LOG(log_level::warn, "config", "server.threads changes take effect at the next start");
+    }
+    if (!(c.admin.listen == d.cfg->admin.listen) || c.admin.enabled != d.cfg->admin.enabled) {
+        ANTEROOM_LOG(log_level::warn, "config", "admin listener changes take effect at the next start");
+    }
+    if (c.log.access_log != d.cfg->log.access_log) {
+        d.access.open(c.log.access_log);
+    }
+    error_log::set_level(c.log.level);
+    d.admin_token = std::move(token);
+    d.cfg = next;
+    d.rt = build_runtime(next, d.opts.make_filters ? d.opts.make_filters(c) : filter_chain{}, d.states, d.metrics,
+                         d.builtin_address);
+    d.publish_runtime(d.rt);
+    d.reload_ok->inc();
+    ANTEROOM_LOG(log_level::info, "config", "reloaded " + (c.source_path.empty() ? std::string("config") : c.source_path));
+    return true;
+}
+
+void server::drain() {
+    auto& d = *impl_;
+    net::post(d.control, [&d] {
+        if (d.shared.draining.exchange(true)) {
+            return;
+        }
+        std::chrono::milliseconds drain_time;
+        {
+            std::lock_guard lock(d.mu);
+            for (auto& l : d.listeners) {
+                d.close_listener(l);
+            }
+            drain_time = d.cfg->server.drain_timeout;
+        }
+        for (auto& w : d.workers) {
+            net::post(w->ioc(), [wp = w.get()] { wp->begin_drain(); });
+        }
+        auto t = std::make_shared<net::steady_timer>(d.control);
+        d.drain_tick(t, std::chrono::steady_clock::now() + drain_time, false);
+    });
+}
+
+void server::stop() {
+    auto& d = *impl_;
+    {
+        std::lock_guard lock(d.mu);
+        if (d.stopped) {
+            return;
+        }
+    }
+    if (d.workers.empty()) {
+        std::lock_guard lock(d.mu);
+        d.stopped = true;
+        d.stopped_cv.notify_all();
+        return;
+    }
+    d.shared.draining.store(true);
+    d.finish_stop();
+}
+
+std::vector<tcp::endpoint> server::listen_endpoints() const {
+    std::lock_guard lock(impl_->mu);
+    std::vector<tcp::endpoint> out;
+    for (const auto& l : impl_->listeners) {
+        out.push_back(l.bound);
+    }
+    return out;
+}
+
+tcp::endpoint server::admin_endpoint() const {
+    return impl_->admin ? impl_->admin->local_endpoint() : tcp::endpoint{};
+}
+
+tcp::endpoint server::builtin_endpoint() const {
+    return impl_->builtin ? impl_->builtin->local_endpoint() : tcp::endpoint{};
+}
+
+std::shared_ptr<const config> server::current_config() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->cfg;
+}
+
+std::size_t server::open_connections() const {
+    return impl_->shared.connections.load();
+}
+
+}  // namespace anteroom::proxy

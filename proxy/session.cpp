@@ -1,0 +1,681 @@
+#include "proxy/session.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "proxy/access_line.hpp"
+#include "proxy/error_page.hpp"
+#include "proxy/headers.hpp"
+#include "proxy/http_rules.hpp"
+#include "common/endpoint.hpp"
+#include "proxy/worker.hpp"
+
+namespace anteroom::proxy {
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t relay_chunk = 16 * 1024;
+
+using clock = std::chrono::steady_clock;
+
+std::string_view path_of(std::string_view target) {
+    // absolute-form: drop scheme and authority (RFC 9112 §3.2.2)
+    if (target.starts_with("http://") || target.starts_with("https://")) {
+        const auto after_scheme = target.find("//") + 2;
+        const auto slash = target.find('/', after_scheme);
+        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+    const auto q = target.find_first_of("?#");
+    return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+bool wants_upgrade(const http::request_header<>& req) {
+    if (req.find(http::field::upgrade) == req.end()) {
+        return false;
+    }
+    const auto conn = req[http::field::connection];
+    return http::token_list{conn}.exists("upgrade");
+}
+
+bool benign(const beast::error_code& ec) {
+    return ec == net::error::eof || ec == http::error::end_of_stream || ec == net::error::connection_reset ||
+           ec == net::error::operation_aborted || ec == net::error::broken_pipe || ec == net::error::not_connected;
+}
+
+}  // namespace
+
+struct session::request_state {
+    explicit request_state(const std::shared_ptr<const runtime>& r) : rt_hold(r), rt(*r) {}
+    std::shared_ptr<const runtime> rt_hold;  // this request keeps its config even across a reload
+    const runtime& rt;
+    http::request_parser<http::buffer_body> parser;
+    std::optional<request_ctx> ctx;
+    const route_entry* route = nullptr;
+    bool client_keep_alive = false;
+    bool body_pending = false;  // request body not (fully) read from the client
+    unsigned status = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::string upstream_addr;
+    std::int64_t upstream_us = -1;
+    clock::time_point start = clock::now();
+    std::chrono::system_clock::time_point wall_start = std::chrono::system_clock::now();
+};
+
+session::session(worker& w, tcp::socket sock, ip_address peer)
+    : w_(w), sock_(std::move(sock)), peer_(peer), deadline_(clock::time_point::max()) {
+    w_.add_session(this);
+}
+
+session::~session() {
+    w_.remove_session(this);
+}
+
+void session::set_deadline(std::chrono::milliseconds d) {
+    // A new deadline starts a new operation: an earlier expiry no longer applies.
+    deadline_ = clock::now() + d;
+    timed_out_ = false;
+}
+
+void session::check_deadline(time_point now) {
+    if (now < deadline_) {
+        return;
+    }
+    timed_out_ = true;
+    beast::error_code ec;
+    sock_.cancel(ec);
+    if (upstream_ != nullptr) {
+        upstream_->cancel(ec);
+    }
+}
+
+void session::close_if_idle() {
+    if (idle_) {
+        beast::error_code ec;
+        sock_.cancel(ec);
+    }
+}
+
+void session::close_now() {
+    beast::error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_both, ec);
+    sock_.cancel(ec);
+    if (upstream_ != nullptr) {
+        upstream_->cancel(ec);
+    }
+}
+
+net::awaitable<void> session::run() {
+    auto self = shared_from_this();
+    shared_state& sh = w_.shared();
+    for (;;) {
+        if (buf_.size() == 0) {
+            // Idle between requests: wait for readability without holding a read buffer, so an
+            // idle keep-alive connection costs only the socket and this frame.
+            if (sh.draining.load(std::memory_order_relaxed)) {
+                break;
+            }
+            buf_.shrink_to_fit();
+            const auto& sc = w_.current_runtime()->cfg->server;
+            set_deadline(requests_ == 0 ? sc.header_read_timeout : sc.idle_timeout);
+            idle_ = true;
+            auto [ec] = co_await sock_.async_wait(tcp::socket::wait_read, use_tuple);
+            idle_ = false;
+            if (ec || timed_out_) {
+                break;
+            }
+        }
+        if (!co_await handle_request()) {
+            break;
+        }
+    }
+    beast::error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_send, ec);
+    sock_.close(ec);
+}
+
+net::awaitable<bool> session::read_head(const runtime& rt, std::size_t& head_len) {
+    const auto& sc = rt.cfg->server;
+    set_deadline(sc.header_read_timeout);
+    std::size_t scanned = 0;
+    for (;;) {
+        const auto data = static_cast<const char*>(buf_.data().data());
+        // Rescan a few bytes back so a terminator split across reads is found.
+        const std::size_t from = scanned > 3 ? scanned - 3 : 0;
+        const auto end = find_head_end(std::string_view(data + from, buf_.size() - from));
+        if (end != 0) {
+            head_len = from + end;
+            co_return true;
+        }
+        scanned = buf_.size();
+        if (buf_.size() >= sc.max_header_size) {
+            head_len = 0;
+            co_return true;  // caller answers 431
+        }
+        const std::size_t want = std::min<std::size_t>(4096, sc.max_header_size - buf_.size());
+        auto [ec, n] = co_await sock_.async_read_some(buf_.prepare(want), use_tuple);
+        if (ec) {
+            if (timed_out_ && buf_.size() != 0) {
+                w_.shared().timeouts->inc();
+                co_await send_error(nullptr, {error_source::downstream, error_kind::request_timeout, false}, false);
+            }
+            co_return false;
+        }
+        buf_.commit(n);
+    }
+}
+
+net::awaitable<bool> session::handle_request() {
+    request_state st(w_.current_runtime());
+    const auto& sc = st.rt.cfg->server;
+    shared_state& sh = w_.shared();
+
+    std::size_t head_len = 0;
+    if (!co_await read_head(st.rt, head_len)) {
+        co_return false;
+    }
+    ++requests_;
+    if (head_len == 0 || head_len > sc.max_header_size) {
+        sh.bad_requests->inc();
+        co_return co_await send_error(nullptr, {error_source::downstream, error_kind::header_too_large, false}, false);
+    }
+    const std::string_view head(static_cast<const char*>(buf_.data().data()), head_len);
+    if (const auto check = check_request_head(head); !check.ok()) {
+        sh.bad_requests->inc();
+        ANTEROOM_LOG(log_level::debug, "proxy", std::string("rejected request head: ") + std::string(check.detail));
+        co_return co_await send_error(nullptr, {error_source::downstream, error_kind::bad_request, false}, false);
+    }
+    auto& parser = st.parser;
+    parser.header_limit(static_cast<std::uint32_t>(sc.max_header_size));
+    parser.body_limit(boost::none);  // enforced per route below, while streaming
+    beast::error_code ec;
+    const auto used = parser.put(net::buffer(head.data(), head.size()), ec);
+    if (ec || used != head_len || !parser.is_header_done()) {
+        sh.bad_requests->inc();
+        co_return co_await send_error(nullptr, {error_source::downstream, error_kind::bad_request, false}, false);
+    }
+    buf_.consume(head_len);
+
+    auto& req = parser.get();
+    const auto path = path_of(req.target());
+    const auto& trusted = sc.trusted_proxies;
+    const bool peer_trusted = is_trusted(peer_, trusted);
+    st.ctx.emplace(request_ctx{req, path, peer_, peer_, false, {}, nullptr, st.start, st.wall_start, {}, {}, {}});
+    auto& ctx = *st.ctx;
+    if (peer_trusted) {
+        ctx.client = client_address(peer_, req["X-Forwarded-For"], trusted);
+    }
+    if (auto id = req["X-Request-Id"]; is_valid_request_id(id)) {
+        ctx.request_id = std::string(id);
+    } else {
+        ctx.request_id = new_request_id();
+    }
+    st.client_keep_alive = req.keep_alive() && requests_ < sc.max_requests_per_connection &&
+                           !sh.draining.load(std::memory_order_relaxed);
+    st.body_pending = !parser.is_done();
+
+    st.route = st.rt.route_for(path);
+    if (st.route == nullptr) {
+        co_return co_await send_error(&st, {error_source::downstream, error_kind::not_found, false},
+                                      !st.body_pending);
+    }
+    ctx.route = st.route->cfg;
+
+    for (const auto& f : st.rt.filters) {
+        const auto v = f->on_request(ctx);
+        if (v == verdict::close) {
+            finish(st);
+            co_return false;
+        }
+        if (v == verdict::respond && ctx.response) {
+            co_return co_await send_response(st, *ctx.response, !st.body_pending);
+        }
+    }
+
+    if (const auto cl = parser.content_length(); cl && *cl > st.route->max_body_size) {
+        co_return co_await send_error(&st, {error_source::downstream, error_kind::body_too_large, false}, false);
+    }
+    co_return co_await proxy_request(st);
+}
+
+// Stream one message body from `src` to `dst` through a fixed buffer (Beast's relay pattern).
+// The serializer writes the (already rewritten) header together with the first body bytes.
+template <bool isRequest>
+struct relay_result {
+    enum { ok, src_failed, dst_failed, too_large } outcome = ok;
+    beast::error_code ec;
+};
+
+template <bool isRequest, class Deadline>
+net::awaitable<relay_result<isRequest>> relay(tcp::socket& src, beast::flat_buffer& src_buf,
+                                              http::parser<isRequest, http::buffer_body>& p, tcp::socket& dst,
+                                              std::uint64_t limit, std::uint64_t& bytes, Deadline bump) {
+    relay_result<isRequest> r;
+    http::serializer<isRequest, http::buffer_body> sr{p.get()};
+    std::unique_ptr<char[]> chunk;
+    do {
+        if (!p.is_done()) {
+            if (!chunk) {
+                chunk = std::make_unique<char[]>(relay_chunk);
+            }
+            p.get().body().data = chunk.get();
+            p.get().body().size = relay_chunk;
+            bump();
+            auto [ec, n] = co_await http::async_read(src, src_buf, p, use_tuple);
+            (void)n;
+            if (ec == http::error::need_buffer) {
+                ec = {};
+            }
+            if (ec) {
+                r.outcome = relay_result<isRequest>::src_failed;
+                r.ec = ec;
+                co_return r;
+            }
+            const std::size_t got = relay_chunk - p.get().body().size;
+            bytes += got;
+            if (bytes > limit) {
+                r.outcome = relay_result<isRequest>::too_large;
+                co_return r;
+            }
+            p.get().body().size = got;
+            p.get().body().data = chunk.get();
+            p.get().body().more = !p.is_done();
+        } else {
+            p.get().body().data = nullptr;
+            p.get().body().size = 0;
+            p.get().body().more = false;
+        }
+        bump();
+        auto [ec, n] = co_await http::async_write(dst, sr, use_tuple);
+        (void)n;
+        if (ec == http::error::need_buffer) {
+            ec = {};
+        }
+        if (ec) {
+            r.outcome = relay_result<isRequest>::dst_failed;
+            r.ec = ec;
+            co_return r;
+        }
+    } while (!p.is_done() || !sr.is_done());
+    co_return r;
+}
+
+net::awaitable<bool> session::proxy_request(request_state& st) {
+    auto& req = st.parser.get();
+    auto& ctx = *st.ctx;
+    const auto& sc = st.rt.cfg->server;
+    const upstream_group& group = *st.route->upstream;
+    const auto& ucfg = *group.cfg;
+
+    const bool upgrade = wants_upgrade(req);
+    const std::string upgrade_value = upgrade ? std::string(req[http::field::upgrade]) : std::string();
+    const bool expect_continue = req.version() == 11 && beast::iequals(req[http::field::expect], "100-continue");
+    const bool chunked = st.parser.chunked();
+    const bool retry_allowed = ucfg.retry_idempotent && is_idempotent(req.method()) && !st.body_pending;
+
+    // Rewrite the head for the upstream.
+    const std::string host(req[http::field::host]);
+    remove_hop_by_hop(req);
+    req.erase(http::field::expect);
+    add_forwarding_headers(req, forward_info{peer_, is_trusted(peer_, sc.trusted_proxies), false, host,
+                                             sc.server_name, req.version()});
+    req.set("X-Request-Id", ctx.request_id);
+    req.version(11);
+    if (chunked) {
+        req.chunked(true);
+    }
+    if (upgrade) {
+        req.set(http::field::upgrade, upgrade_value);
+        req.set(http::field::connection, "upgrade");
+    }
+
+    std::optional<std::size_t> exclude;
+    bool fresh_only = false;  // a retry never trusts another pooled connection
+    for (int attempt = 0;; ++attempt) {
+        const auto now = clock::now();
+        const auto pick = choose_server(group.servers, ucfg.balance, group.rr, now, exclude);
+        if (!pick) {
+            co_return co_await send_error(&st, {error_source::upstream, error_kind::no_healthy_upstream, false},
+                                          st.client_keep_alive && !st.body_pending);
+        }
+        const auto& server = group.servers[*pick];
+        server_state::in_flight flight(server.get());
+        st.upstream_addr = server->address().text();
+
+        // A pooled connection, or a new one.
+        bool reused = false;
+        std::optional<tcp::socket> conn;
+        if (!fresh_only) {
+            conn = w_.take_idle(server.get(), now);
+        }
+        if (conn) {
+            reused = true;
+        } else {
+            conn.emplace(w_.ioc());
+            upstream_ = &*conn;
+            set_deadline(ucfg.connect_timeout);
+            const auto ep = to_endpoint(server->address());
+            auto [cec] = co_await conn->async_connect(ep, use_tuple);
+            upstream_ = nullptr;
+            if (cec || timed_out_) {
+                group.metrics.failures->inc();
+                if (server->on_failure(clock::now(), ucfg.max_fails, ucfg.fail_backoff)) {
+                    group.metrics.ejections->inc();
+                    ANTEROOM_LOG(log_level::warn, "upstream", "ejected " + st.upstream_addr + " after failures");
+                }
+                if (attempt == 0 && group.servers.size() > 1) {
+                    // Nothing was sent anywhere: another server is safe for any method.
+                    group.metrics.retries->inc();
+                    exclude = pick;
+                    continue;
+                }
+                co_return co_await send_error(&st, {error_source::upstream, error_kind::upstream_connect, true},
+                                              st.client_keep_alive && !st.body_pending);
+            }
+            beast::error_code oec;
+            conn->set_option(tcp::no_delay(true), oec);
+        }
+        tcp::socket& up = *conn;
+        upstream_ = &up;
+        if (req.find(http::field::host) == req.end()) {
+            req.set(http::field::host, st.upstream_addr);  // HTTP/1.0 clients may omit it
+        }
+
+        if (expect_continue && st.body_pending) {
+            static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+            set_deadline(sc.body_timeout);
+            auto [wec, wn] = co_await net::async_write(sock_, net::buffer(continue_line), use_tuple);
+            (void)wn;
+            if (wec) {
+                upstream_ = nullptr;
+                co_return false;
+            }
+        }
+
+        // Request head and body to the upstream.
+        const auto sent_at = clock::now();
+        auto bump = [this, &sc] { set_deadline(sc.body_timeout); };
+        auto rq = co_await relay(sock_, buf_, st.parser, up, st.route->max_body_size, st.bytes_in, bump);
+        if (rq.outcome != relay_result<true>::ok) {
+            upstream_ = nullptr;
+            if (rq.outcome == relay_result<true>::too_large) {
+                co_return co_await send_error(&st, {error_source::downstream, error_kind::body_too_large, false},
+                                              false);
+            }
+            if (rq.outcome == relay_result<true>::src_failed) {
+                // The client went away or sent a broken body (bad chunk size): nothing to retry.
+                if (!benign(rq.ec) && !timed_out_) {
+                    co_return co_await send_error(&st, {error_source::downstream, error_kind::bad_request, false},
+                                                  false);
+                }
+                if (timed_out_) {
+                    co_return co_await send_error(
+                        &st, {error_source::downstream, error_kind::request_timeout, false}, false);
+                }
+                finish(st);
+                co_return false;
+            }
+            // Writing to the upstream failed.
+            group.metrics.failures->inc();
+            if (reused && retry_allowed && attempt == 0) {
+                group.metrics.retries->inc();
+                exclude = group.servers.size() > 1 ? pick : std::nullopt;
+                fresh_only = true;
+                continue;
+            }
+            server->on_failure(clock::now(), ucfg.max_fails, ucfg.fail_backoff);
+            co_return co_await send_error(&st, {error_source::upstream, error_kind::upstream_reset, false}, false);
+        }
+        st.body_pending = false;
+
+        // Response head (skipping interim 1xx other than 101).
+        beast::flat_buffer ubuf;
+        std::optional<http::response_parser<http::buffer_body>> rp;
+        beast::error_code rec;
+        set_deadline(ucfg.response_timeout);
+        for (;;) {
+            rp.emplace();
+            rp->body_limit(boost::none);
+            rp->header_limit(64 * 1024);
+            if (req.method() == http::verb::head) {
+                rp->skip(true);
+            }
+            auto [hec, hn] = co_await http::async_read_header(up, ubuf, *rp, use_tuple);
+            (void)hn;
+            rec = hec;
+            if (rec) {
+                break;
+            }
+            const auto code = rp->get().result_int();
+            if (code >= 100 && code < 200 && code != 101) {
+                continue;
+            }
+            break;
+        }
+        upstream_ = nullptr;
+        if (rec) {
+            const bool was_timeout = timed_out_;
+            group.metrics.failures->inc();
+            if (reused && !was_timeout && retry_allowed && attempt == 0 && ubuf.size() == 0) {
+                // A stale keep-alive connection closed under us: the request never reached the app.
+                group.metrics.retries->inc();
+                exclude = group.servers.size() > 1 ? pick : std::nullopt;
+                fresh_only = true;
+                continue;
+            }
+            if (server->on_failure(clock::now(), ucfg.max_fails, ucfg.fail_backoff)) {
+                group.metrics.ejections->inc();
+                ANTEROOM_LOG(log_level::warn, "upstream", "ejected " + st.upstream_addr + " after failures");
+            }
+            const auto kind = was_timeout ? error_kind::upstream_timeout : error_kind::upstream_reset;
+            co_return co_await send_error(&st, {error_source::upstream, kind, false}, st.client_keep_alive);
+        }
+        server->on_success();
+        const auto head_at = clock::now();
+        st.upstream_us = std::chrono::duration_cast<std::chrono::microseconds>(head_at - sent_at).count();
+        group.metrics.latency->observe_us(static_cast<std::uint64_t>(st.upstream_us));
+
+        auto& res = rp->get();
+        const bool upstream_keep = res.keep_alive();
+        st.status = res.result_int();
+
+        if (st.status == 101) {
+            if (!upgrade) {
+                co_return co_await send_error(&st, {error_source::upstream, error_kind::upstream_reset, false}, false);
+            }
+            const std::string up_upgrade(res[http::field::upgrade]);
+            remove_hop_by_hop(res);
+            res.set(http::field::upgrade, up_upgrade);
+            res.set(http::field::connection, "upgrade");
+            for (const auto& f : st.rt.filters) {
+                f->on_response(ctx, res);
+            }
+            set_deadline(sc.body_timeout);
+            http::response_serializer<http::buffer_body> hs{res};
+            auto [wec, wn] = co_await http::async_write_header(sock_, hs, use_tuple);
+            (void)wn;
+            if (wec) {
+                finish(st);
+                co_return false;
+            }
+            finish(st);
+            co_await tunnel(up, ubuf);
+            co_return false;
+        }
+
+        // Response head for the client.
+        const bool no_body = rp->is_done();
+        const bool has_length = res.has_content_length() || res.chunked();
+        remove_hop_by_hop(res);
+        for (const auto& f : st.rt.filters) {
+            f->on_response(ctx, res);
+        }
+        for (const auto& [name, value] : ctx.response_headers) {
+            res.insert(name, value);
+        }
+        bool client_keep = st.client_keep_alive;
+        const bool client_11 = st.ctx->request.version() == 11;
+        if (!no_body && !res.has_content_length()) {
+            // Chunked or close-delimited from the upstream: re-chunk for an HTTP/1.1 client,
+            // close-delimit for HTTP/1.0.
+            if (client_11) {
+                res.chunked(true);
+            } else {
+                client_keep = false;
+            }
+        } else if (no_body && !has_length && req.method() == http::verb::head) {
+            // HEAD: the upstream's framing header already went; nothing to add.
+        }
+        res.version(client_11 ? 11 : 10);
+        res.keep_alive(client_keep);
+
+        if (no_body) {
+            set_deadline(sc.body_timeout);
+            http::response_serializer<http::buffer_body> hs{res};
+            auto [wec, wn] = co_await http::async_write_header(sock_, hs, use_tuple);
+            (void)wn;
+            if (upstream_keep && ubuf.size() == 0) {
+                w_.put_idle(server, std::move(up), ucfg.pool_size, clock::now() + ucfg.pool_idle_timeout);
+            }
+            finish(st);
+            co_return !wec && client_keep;
+        }
+        upstream_ = &up;
+        auto rs = co_await relay(up, ubuf, *rp, sock_, std::numeric_limits<std::uint64_t>::max(), st.bytes_out,
+                                 bump);
+        upstream_ = nullptr;
+        if (rs.outcome != relay_result<false>::ok) {
+            // Headers are gone already: the only honest signal left is closing the connection.
+            if (rs.outcome == relay_result<false>::src_failed) {
+                group.metrics.failures->inc();
+            }
+            finish(st);
+            co_return false;
+        }
+        if (upstream_keep && rp->is_done() && ubuf.size() == 0) {
+            w_.put_idle(server, std::move(up), ucfg.pool_size, clock::now() + ucfg.pool_idle_timeout);
+        }
+        finish(st);
+        co_return client_keep;
+    }
+}
+
+net::awaitable<bool> session::tunnel(tcp::socket& upstream, beast::flat_buffer& upstream_buf) {
+    using namespace net::experimental::awaitable_operators;
+    const auto idle = w_.current_runtime()->cfg->server.idle_timeout;
+    upstream_ = &upstream;
+    set_deadline(idle);
+    // Bytes that arrived behind the 101 head belong to the tunnel.
+    if (upstream_buf.size() != 0) {
+        auto [ec, n] = co_await net::async_write(sock_, upstream_buf.data(), use_tuple);
+        (void)n;
+        if (ec) {
+            upstream_ = nullptr;
+            co_return false;
+        }
+        upstream_buf.consume(upstream_buf.size());
+    }
+    if (buf_.size() != 0) {
+        auto [ec, n] = co_await net::async_write(upstream, buf_.data(), use_tuple);
+        (void)n;
+        if (ec) {
+            upstream_ = nullptr;
+            co_return false;
+        }
+        buf_.consume(buf_.size());
+    }
+    auto pump = [this, idle](tcp::socket& from, tcp::socket& to) -> net::awaitable<void> {
+        auto chunk = std::make_unique<char[]>(relay_chunk);
+        for (;;) {
+            auto [ec, n] = co_await from.async_read_some(net::buffer(chunk.get(), relay_chunk), use_tuple);
+            if (ec) {
+                break;
+            }
+            set_deadline(idle);
+            auto [wec, wn] = co_await net::async_write(to, net::buffer(chunk.get(), n), use_tuple);
+            (void)wn;
+            if (wec) {
+                break;
+            }
+        }
+        beast::error_code ec;
+        to.shutdown(tcp::socket::shutdown_send, ec);
+    };
+    co_await (pump(sock_, upstream) && pump(upstream, sock_));
+    upstream_ = nullptr;
+    beast::error_code ec;
+    upstream.close(ec);
+    co_return false;
+}
+
+net::awaitable<bool> session::send_response(request_state& st, http::response<http::string_body>& res,
+                                            bool keep_alive) {
+    const bool keep = keep_alive && st.client_keep_alive;
+    for (const auto& [name, value] : st.ctx->response_headers) {
+        res.insert(name, value);
+    }
+    res.version(st.ctx->request.version() == 10 ? 10 : 11);
+    res.keep_alive(keep);
+    res.prepare_payload();
+    st.status = res.result_int();
+    set_deadline(st.rt.cfg->server.body_timeout);
+    auto [ec, n] = co_await http::async_write(sock_, res, use_tuple);
+    st.bytes_out += res.body().size();
+    (void)n;
+    finish(st);
+    co_return !ec && keep;
+}
+
+net::awaitable<bool> session::send_error(request_state* st, proxy_error err, bool keep_alive) {
+    std::string_view accept;
+    std::string_view lang;
+    std::string request_id;
+    unsigned version = 11;
+    if (st != nullptr && st->ctx) {
+        accept = st->ctx->request[http::field::accept];
+        lang = st->ctx->request[http::field::accept_language];
+        request_id = st->ctx->request_id;
+        version = st->ctx->request.version();
+    } else {
+        request_id = new_request_id();
+    }
+    const auto page = make_error_response(err, choose_language(lang), choose_format(accept), request_id);
+    const bool keep = keep_alive && !page.close_connection && st != nullptr && st->client_keep_alive;
+    http::response<http::string_body> res{static_cast<http::status>(page.status), version == 10 ? 10 : 11};
+    res.set(http::field::content_type, page.content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.set("X-Request-Id", request_id);
+    if (page.retry_after_seconds != 0) {
+        res.set(http::field::retry_after, std::to_string(page.retry_after_seconds));
+    }
+    if (st == nullptr || st->ctx->request.method() != http::verb::head) {
+        res.body() = page.body;
+    }
+    res.keep_alive(keep);
+    res.prepare_payload();
+    if (st != nullptr && st->ctx->request.method() == http::verb::head) {
+        res.content_length(page.body.size());
+    }
+    set_deadline(w_.current_runtime()->cfg->server.body_timeout);
+    auto [ec, n] = co_await http::async_write(sock_, res, use_tuple);
+    (void)n;
+    if (st != nullptr) {
+        st->status = page.status;
+        st->bytes_out += res.body().size();
+        finish(*st);
+    } else {
+        write_access_line_minimal(w_.shared(), page.status, peer_, request_id);
+    }
+    co_return !ec && keep;
+}
+
+void session::finish(request_state& st) {
+    if (st.route != nullptr && st.status >= 100 && st.status < 600) {
+        st.route->requests_by_class[st.status / 100 - 1]->inc();
+    }
+    write_access_line(w_.shared(), st.ctx->request, st.ctx->path, st.status, st.bytes_in, st.bytes_out,
+                      st.start, st.wall_start, st.upstream_addr, st.upstream_us, st.ctx->request_id,
+                      st.ctx->client, st.ctx->log_tag);
+}
+
+}  // namespace anteroom::proxy

@@ -1,0 +1,62 @@
+#pragma once
+// One client connection: reads requests, runs the filter pipeline, proxies to an upstream and
+// streams bodies both ways with bounded buffers. A C++20 coroutine owns the socket; all of it
+// runs on the worker's single-threaded io_context (the implicit strand of the connection).
+
+#include <chrono>
+#include <memory>
+
+#include "common/cidr.hpp"
+#include "common/error.hpp"
+#include "common/net.hpp"
+#include "proxy/pipeline.hpp"
+#include "proxy/runtime.hpp"
+
+namespace anteroom::proxy {
+
+class worker;
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    using time_point = std::chrono::steady_clock::time_point;
+
+    session(worker& w, tcp::socket sock, ip_address peer);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    net::awaitable<void> run();
+
+    // Called by the worker's sweeper: past the deadline, pending I/O is cancelled.
+    void check_deadline(time_point now);
+    // Drain: an idle keep-alive connection is closed now.
+    void close_if_idle();
+    void close_now();
+
+    // Intrusive list links owned by the worker.
+    session* prev_ = nullptr;
+    session* next_ = nullptr;
+
+private:
+    struct request_state;
+    net::awaitable<bool> handle_request();
+    net::awaitable<bool> read_head(const runtime& rt, std::size_t& head_len);
+    net::awaitable<bool> proxy_request(request_state& st);
+    net::awaitable<bool> tunnel(tcp::socket& upstream, beast::flat_buffer& upstream_buf);
+    net::awaitable<bool> send_error(request_state* st, proxy_error err, bool keep_alive);
+    net::awaitable<bool> send_response(request_state& st, http::response<http::string_body>& res, bool keep_alive);
+    void finish(request_state& st);
+    void set_deadline(std::chrono::milliseconds d);
+
+    worker& w_;
+    tcp::socket sock_;
+    ip_address peer_;
+    beast::flat_buffer buf_;
+    time_point deadline_;
+    bool timed_out_ = false;
+    bool idle_ = false;
+    tcp::socket* upstream_ = nullptr;  // current upstream socket, cancelled with ours on timeout
+    unsigned requests_ = 0;
+};
+
+}  // namespace anteroom::proxy
