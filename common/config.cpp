@@ -1,6 +1,5 @@
 #include "common/config.hpp"
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -25,8 +24,8 @@ constexpr std::array<unit, 5> size_units{{
 constexpr std::array<unit, 4> duration_units{{
     {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
 
-// "<digits><suffix>" with the number and suffix split apart; nullopt unless the digits are a
-// uint64 and the suffix is one of `units` (an empty suffix is allowed only if `units` has one).
+// "<digits><suffix>" scaled by the suffix's factor; nullopt unless the digits fit a uint64, the
+// suffix is one of `units` (or absent, when `bare_number_ok`) and the product does not overflow.
 template <std::size_t N>
 std::optional<std::uint64_t> parse_scaled(std::string_view text, const std::array<unit, N>& units,
                                           bool bare_number_ok) {

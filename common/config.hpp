@@ -111,8 +111,9 @@ config_result parse_config(std::string_view text, const std::string& name);
 std::optional<duration_ms> parse_duration(std::string_view text);  // "250ms", "10s", "5m", "1h"
 std::optional<std::uint64_t> parse_size(std::string_view text);    // "512", "16KiB", "10MiB", "1GiB"
 std::optional<listen_address> parse_address(std::string_view text);  // "1.2.3.4:80", "[::1]:80"
-// parse_address() accepts port 0 (useful for tests binding an ephemeral port); the config
-// loader itself requires 1..65535. Hosts must be literal IPs and come back in canonical form.
+// parse_address() accepts port 0. The loader allows it for listeners (server.listen,
+// admin.listen: the kernel picks a free port, as hermetic tests need) and rejects it for
+// upstream servers. Hosts must be literal IPs and come back in canonical form.
 
 // Inverse of parse_size/parse_duration, for messages and logs: 16384 -> "16KiB", 0 -> "0",
 // 1000ms -> "1s", 1500ms -> "1500ms".

@@ -162,7 +162,8 @@ std::optional<duration_ms> get_duration(error_sink& sink, const toml::node& n, c
     return v;
 }
 
-std::optional<listen_address> get_address(error_sink& sink, const toml::node& n, const std::string& key) {
+std::optional<listen_address> get_address(error_sink& sink, const toml::node& n, const std::string& key,
+                                          port_zero zero) {
     const auto text = get_string(sink, n, key);
     if (!text) {
         return std::nullopt;
@@ -175,7 +176,7 @@ std::optional<listen_address> get_address(error_sink& sink, const toml::node& n,
                      "(host names are not resolved)");
         return std::nullopt;
     }
-    if (a->port == 0) {
+    if (a->port == 0 && zero == port_zero::rejected) {
         sink.add(n, key, "port must be between 1 and 65535, got 0");
         return std::nullopt;
     }

@@ -60,8 +60,11 @@ std::optional<std::uint64_t> get_size(error_sink& sink, const toml::node& n, con
 // A string accepted by parse_duration().
 std::optional<duration_ms> get_duration(error_sink& sink, const toml::node& n, const std::string& key,
                                         duration_ms min, duration_ms max);
-// A string accepted by parse_address(), with a port in 1..65535.
-std::optional<listen_address> get_address(error_sink& sink, const toml::node& n, const std::string& key);
+enum class port_zero { allowed, rejected };
+// A string accepted by parse_address(). Port 0 ("any free port") makes sense for a listener,
+// never for a server to connect to.
+std::optional<listen_address> get_address(error_sink& sink, const toml::node& n, const std::string& key,
+                                          port_zero zero);
 
 template <class Enum>
 using enum_names = std::span<const std::pair<std::string_view, Enum>>;

@@ -72,8 +72,9 @@ bool is_v4(const std::string& host) {
 }
 
 // Two listeners on one port collide when one of them is a wildcard of a family the other is in.
+// Port 0 lets the kernel pick a free port, so it never collides.
 bool listeners_clash(const listen_address& a, const listen_address& b) {
-    if (a.port != b.port) {
+    if (a.port != b.port || a.port == 0) {
         return false;
     }
     if (a.host == b.host || a.host == "::" || b.host == "::") {
@@ -82,7 +83,7 @@ bool listeners_clash(const listen_address& a, const listen_address& b) {
     return (is_wildcard(a.host) || is_wildcard(b.host)) && is_v4(a.host) == is_v4(b.host);
 }
 
-// An array of at least one unique address. Returns the line of the array, 0 if absent.
+// An array of at least one unique listener address. Returns the line of the array, 0 if absent.
 std::uint32_t read_address_list(table_reader& r, std::string_view name, std::vector<listen_address>& out) {
     const auto* n = r.optional(name);
     if (n == nullptr) {
@@ -99,11 +100,11 @@ std::uint32_t read_address_list(table_reader& r, std::string_view name, std::vec
     std::vector<listen_address> list;
     for (std::size_t i = 0; i < arr->size(); ++i) {
         const auto& el = (*arr)[i];
-        const auto a = get_address(r.sink(), el, indexed(key, i));
+        const auto a = get_address(r.sink(), el, indexed(key, i), port_zero::allowed);
         if (!a) {
             continue;
         }
-        if (std::find(list.begin(), list.end(), *a) != list.end()) {
+        if (a->port != 0 && std::find(list.begin(), list.end(), *a) != list.end()) {
             r.sink().add(el, indexed(key, i), "duplicate address " + a->text());
             continue;
         }
@@ -192,7 +193,7 @@ void read_upstream_servers(table_reader& r, upstream_config& u) {
             builtin = true;
             continue;
         }
-        const auto a = get_address(r.sink(), el, indexed(key, i));
+        const auto a = get_address(r.sink(), el, indexed(key, i), port_zero::rejected);
         if (!a) {
             continue;
         }
@@ -283,7 +284,7 @@ std::uint32_t read_admin(table_reader& r, admin_config& a) {
     std::uint32_t listen_line = 0;
     r.read("enabled", a.enabled);
     if (const auto* n = r.optional("listen")) {
-        if (const auto v = get_address(r.sink(), *n, r.key("listen"))) {
+        if (const auto v = get_address(r.sink(), *n, r.key("listen"), port_zero::allowed)) {
             a.listen = *v;
         }
         listen_line = n->source().begin.line;

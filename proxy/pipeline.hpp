@@ -40,6 +40,8 @@ struct request_ctx {
     std::vector<std::pair<std::string, std::string>> response_headers;
     // Free-form tag for the access log ("admission:queued", ...): static text, no personal data.
     std::string_view log_tag;
+    // HTTP minor version the client spoke (10 or 11); `request` is rewritten to 1.1 for the upstream.
+    unsigned client_version = 11;
 };
 
 class request_filter {

@@ -200,7 +200,8 @@ net::awaitable<bool> session::handle_request() {
     const auto path = path_of(req.target());
     const auto& trusted = sc.trusted_proxies;
     const bool peer_trusted = is_trusted(peer_, trusted);
-    st.ctx.emplace(request_ctx{req, path, peer_, peer_, false, {}, nullptr, st.start, st.wall_start, {}, {}, {}});
+    st.ctx.emplace(request_ctx{req, path, peer_, peer_, false, {}, nullptr, st.start, st.wall_start, {}, {}, {},
+                               req.version()});
     auto& ctx = *st.ctx;
     if (peer_trusted) {
         ctx.client = client_address(peer_, req["X-Forwarded-For"], trusted);
@@ -514,7 +515,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             res.insert(name, value);
         }
         bool client_keep = st.client_keep_alive;
-        const bool client_11 = st.ctx->request.version() == 11;
+        const bool client_11 = st.ctx->client_version == 11;
         if (!no_body && !res.has_content_length()) {
             // Chunked or close-delimited from the upstream: re-chunk for an HTTP/1.1 client,
             // close-delimit for HTTP/1.0.
@@ -614,7 +615,7 @@ net::awaitable<bool> session::send_response(request_state& st, http::response<ht
     for (const auto& [name, value] : st.ctx->response_headers) {
         res.insert(name, value);
     }
-    res.version(st.ctx->request.version() == 10 ? 10 : 11);
+    res.version(st.ctx->client_version == 10 ? 10 : 11);
     res.keep_alive(keep);
     res.prepare_payload();
     st.status = res.result_int();
@@ -635,7 +636,7 @@ net::awaitable<bool> session::send_error(request_state* st, proxy_error err, boo
         accept = st->ctx->request[http::field::accept];
         lang = st->ctx->request[http::field::accept_language];
         request_id = st->ctx->request_id;
-        version = st->ctx->request.version();
+        version = st->ctx->client_version;
     } else {
         request_id = new_request_id();
     }

@@ -254,12 +254,20 @@ TEST(config, bad_address) {
     EXPECT_EQ(only_error(parse("[server]\nlisten = [\"127.0.0.1:80\", \"localhost:8080\"]\n")).text(),
               "test.toml:2: server.listen[1]: invalid address \"localhost:8080\"; expected a literal IP and a "
               "port, e.g. \"127.0.0.1:8080\" or \"[::1]:8080\" (host names are not resolved)");
-    EXPECT_EQ(only_error(parse("[server]\nlisten = [\"127.0.0.1:0\"]\n")).message,
-              "port must be between 1 and 65535, got 0");
+    EXPECT_EQ(only_error(parse("[[upstream]]\nname = \"a\"\nservers = [\"127.0.0.1:0\"]\n")).text(),
+              "test.toml:3: upstream[0].servers[0]: port must be between 1 and 65535, got 0");
     EXPECT_EQ(only_error(parse("[admin]\nlisten = \"::1:9090\"\n")).key, "admin.listen");
     EXPECT_EQ(only_error(parse("[server]\nlisten = []\n")).message, "must list at least one address");
     EXPECT_EQ(only_error(parse("[server]\nlisten = [\"127.0.0.1:80\", \"127.0.0.1:80\"]\n")).message,
               "duplicate address 127.0.0.1:80");
+}
+
+// Port 0 asks the kernel for a free port: how tests run listeners without fixed ports.
+TEST(config, listeners_accept_port_zero) {
+    const auto r = parse("[server]\nlisten = [\"127.0.0.1:0\", \"127.0.0.1:0\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+    expect_valid(r);
+    EXPECT_EQ(r.cfg->server.listen, (std::vector<listen_address>{{"127.0.0.1", 0}, {"127.0.0.1", 0}}));
+    EXPECT_EQ(r.cfg->admin.listen, (listen_address{"127.0.0.1", 0}));
 }
 
 TEST(config, addresses_on_separate_lines_report_their_own_line) {
@@ -569,7 +577,7 @@ TEST(config_helpers, parse_address) {
     EXPECT_EQ(parse_address("[::1]:80"), (listen_address{"::1", 80}));
     EXPECT_EQ(parse_address("[2001:DB8:0::1]:443"), (listen_address{"2001:db8::1", 443}));
     EXPECT_EQ(parse_address("0.0.0.0:65535"), (listen_address{"0.0.0.0", 65535}));
-    // Port 0 parses (ephemeral port for tests); the loader rejects it in config files.
+    // Port 0 parses; the loader allows it for listeners only.
     EXPECT_EQ(parse_address("127.0.0.1:0"), (listen_address{"127.0.0.1", 0}));
     for (const char* bad : {"", ":80", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:8o",
                             "1.2.3.4:123456", "localhost:80", "::1:80", "[::1]", "[::1]80", "[::1:80", "[1.2.3.4]:80",
@@ -646,6 +654,7 @@ TEST(config_file, loads_from_disk_and_names_the_file) {
     std::remove(path.c_str());
 }
 
+#ifdef ANTEROOM_SOURCE_DIR
 // Every setting except source_path; catches a shipped file that drifts from the code defaults.
 void expect_same_settings(const config& a, const config& b) {
     EXPECT_EQ(a.state_dir, b.state_dir);
@@ -691,6 +700,7 @@ void expect_same_settings(const config& a, const config& b) {
     EXPECT_EQ(a.admin.listen, b.admin.listen);
     EXPECT_EQ(a.admin.token_file, b.admin.token_file);
 }
+#endif
 
 TEST(config_file, shipped_default_config_loads_cleanly) {
 #ifdef ANTEROOM_SOURCE_DIR
