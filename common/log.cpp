@@ -94,9 +94,20 @@ void json_escape_append(std::string& out, std::string_view s) {
             ++i;
         } else {
             // Validate one UTF-8 sequence; copy it whole when valid, escape the byte otherwise.
-            std::size_t len = (c >= 0xf0 && c <= 0xf4) ? 4 : (c >= 0xe0) ? 3 : (c >= 0xc2 && c <= 0xdf) ? 2 : 0;
+            // The second byte's range excludes overlong forms, UTF-16 surrogates (ED A0..BF) and
+            // code points above U+10FFFF (RFC 3629 §4), which strict JSON parsers reject.
+            const std::size_t len = (c >= 0xf0 && c <= 0xf4) ? 4
+                                    : (c >= 0xe0 && c <= 0xef) ? 3
+                                    : (c >= 0xc2 && c <= 0xdf) ? 2
+                                                                : 0;
             bool valid = len != 0 && i + len <= n;
-            for (std::size_t k = 1; valid && k < len; ++k) {
+            if (valid) {
+                const unsigned char c1 = p[i + 1];
+                const unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+                const unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+                valid = c1 >= lo && c1 <= hi;
+            }
+            for (std::size_t k = 2; valid && k < len; ++k) {
                 valid = (p[i + k] & 0xc0) == 0x80;
             }
             if (valid) {
@@ -129,8 +140,12 @@ bool access_log::open(const std::string& path, std::size_t max_queued_lines) {
         }
         owns_file_ = true;
     }
-    max_queued_ = max_queued_lines;
-    stop_ = false;
+    {
+        // Workers may be pushing already (a reload reopens the log under traffic).
+        std::lock_guard lock(mu_);
+        max_queued_ = max_queued_lines;
+        stop_ = false;
+    }
     enabled_.store(true, std::memory_order_relaxed);
     writer_ = std::thread([this] { run(); });
     return true;

@@ -7,14 +7,20 @@ namespace anteroom {
 
 void histogram::observe_us(std::uint64_t us) {
     const double s = static_cast<double>(us) / 1e6;
-    for (std::size_t i = 0; i < bounds.size(); ++i) {
-        if (s <= bounds[i]) {
-            buckets_[i].fetch_add(1, std::memory_order_relaxed);
-            break;
-        }
+    std::size_t i = 0;
+    while (i < bounds.size() && s > bounds[i]) {
+        ++i;
     }
-    count_.fetch_add(1, std::memory_order_relaxed);
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
     sum_us_.fetch_add(us, std::memory_order_relaxed);
+}
+
+std::uint64_t histogram::count() const {
+    std::uint64_t n = 0;
+    for (const auto& b : buckets_) {
+        n += b.load(std::memory_order_relaxed);
+    }
+    return n;
 }
 
 template <class T>
@@ -70,6 +76,30 @@ std::string format_double(double v) {
     return buf;
 }
 
+// Microseconds as exact decimal seconds: "%g" would round a growing sum to six digits, and a
+// rate() over it would then stall for minutes at a time.
+std::string format_seconds_us(std::uint64_t us) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%llu.%06llu", static_cast<unsigned long long>(us / 1'000'000),
+                  static_cast<unsigned long long>(us % 1'000'000));
+    return buf;
+}
+
+// HELP text escapes backslash and newline (exposition format 0.0.4).
+std::string help_text(const std::string& help) {
+    std::string out;
+    for (char c : help) {
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string metrics_registry::render() const {
@@ -77,7 +107,7 @@ std::string metrics_registry::render() const {
     std::string out;
     out.reserve(4096);
     for (const auto& [name, fam] : families_) {
-        out += "# HELP " + name + " " + fam.help + "\n";
+        out += "# HELP " + name + " " + help_text(fam.help) + "\n";
         out += "# TYPE " + name + " ";
         out += fam.k == kind::counter ? "counter" : fam.k == kind::gauge ? "gauge" : "histogram";
         out += "\n";
@@ -100,11 +130,13 @@ std::string metrics_registry::render() const {
                                            "le=\"" + format_double(histogram::bounds[i]) + "\"") +
                                " " + std::to_string(cumulative) + "\n";
                     }
+                    // +Inf and _count from the same reads as the finite buckets: consistent even
+                    // while observations land.
+                    cumulative += h->bucket(histogram::bounds.size());
                     out += with_labels(name + "_bucket", labels, "le=\"+Inf\"") + " " +
-                           std::to_string(h->count()) + "\n";
-                    out += with_labels(name + "_sum", labels) + " " +
-                           format_double(static_cast<double>(h->sum_us()) / 1e6) + "\n";
-                    out += with_labels(name + "_count", labels) + " " + std::to_string(h->count()) + "\n";
+                           std::to_string(cumulative) + "\n";
+                    out += with_labels(name + "_sum", labels) + " " + format_seconds_us(h->sum_us()) + "\n";
+                    out += with_labels(name + "_count", labels) + " " + std::to_string(cumulative) + "\n";
                     break;
                 }
             }

@@ -40,13 +40,15 @@ public:
     static constexpr std::array<double, 14> bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                    0.1,    0.25,  0.5,    1.0,   2.5,   5.0,  10.0};
     void observe_us(std::uint64_t us);
-    std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+    // Observations in bucket i alone (not cumulative); i == bounds.size() is above the last bound.
     std::uint64_t bucket(std::size_t i) const { return buckets_[i].load(std::memory_order_relaxed); }
+    // The sum of all buckets, so a concurrent observation can never make +Inf (= count) smaller
+    // than the last finite cumulative bucket in one rendering.
+    std::uint64_t count() const;
     std::uint64_t sum_us() const { return sum_us_.load(std::memory_order_relaxed); }
 
 private:
-    std::array<std::atomic<std::uint64_t>, bounds.size()> buckets_{};
-    std::atomic<std::uint64_t> count_{0};
+    std::array<std::atomic<std::uint64_t>, bounds.size() + 1> buckets_{};
     std::atomic<std::uint64_t> sum_us_{0};
 };
 

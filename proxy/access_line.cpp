@@ -40,7 +40,8 @@ std::string format_access_line(const access_record& r) {
     s += "\",\"method\":\"";
     json_escape_append(s, r.method);
     s += "\",\"path\":\"";
-    json_escape_append(s, r.path);
+    // Whatever the caller passes, a query string (it may hold personal data) never reaches the log.
+    json_escape_append(s, r.path.substr(0, r.path.find_first_of("?#")));
     s += "\",\"status\":";
     s += std::to_string(r.status);
     s += ",\"bytes_in\":";

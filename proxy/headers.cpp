@@ -52,23 +52,52 @@ void for_each_list_item(std::string_view list, F&& f) {
     }
 }
 
-// An X-Forwarded-For element may be "1.2.3.4", "1.2.3.4:5678", "[::1]:80" or "::1".
+// ":1234" after an address; anything else makes the element garbage.
+bool is_port_suffix(std::string_view s) {
+    if (s.size() < 2 || s.size() > 6 || s.front() != ':') {
+        return false;
+    }
+    for (char c : s.substr(1)) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+// An X-Forwarded-For element may be "1.2.3.4", "1.2.3.4:5678", "[::1]", "[::1]:80" or "::1".
 std::optional<ip_address> parse_xff_item(std::string_view item) {
     if (auto a = parse_ip(item)) {
         return a;
     }
     if (!item.empty() && item.front() == '[') {
         const auto close = item.find(']');
-        if (close != std::string_view::npos) {
-            return parse_ip(item.substr(1, close - 1));
+        if (close == std::string_view::npos) {
+            return std::nullopt;
         }
-        return std::nullopt;
+        const auto rest = item.substr(close + 1);
+        if (!rest.empty() && !is_port_suffix(rest)) {
+            return std::nullopt;
+        }
+        auto a = parse_ip(item.substr(1, close - 1));
+        if (a && a->is_v4()) {
+            return std::nullopt;  // "[1.2.3.4]" is not an IPv6 literal
+        }
+        return a;
     }
     const auto colon = item.find(':');
-    if (colon != std::string_view::npos && item.find(':', colon + 1) == std::string_view::npos) {
+    if (colon != std::string_view::npos && item.find(':', colon + 1) == std::string_view::npos &&
+        is_port_suffix(item.substr(colon))) {
         return parse_ip(item.substr(0, colon));
     }
     return std::nullopt;
+}
+
+// Fields that frame or address the message end to end. A client naming them in Connection must
+// not get them stripped: without Content-Length the upstream would read the body as the next
+// request (smuggling), without Host it would route the request elsewhere.
+bool is_protected_field(std::string_view name) {
+    return iequals(name, "content-length") || iequals(name, "host");
 }
 
 std::string forwarded_node(const ip_address& a) {
@@ -114,7 +143,7 @@ void remove_hop_by_hop(http::fields& f) {
     std::vector<std::string> named;
     for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
         for_each_list_item(it->value(), [&](std::string_view tok) {
-            if (!iequals(tok, "close") && !iequals(tok, "keep-alive")) {
+            if (!iequals(tok, "close") && !iequals(tok, "keep-alive") && !is_protected_field(tok)) {
                 named.emplace_back(tok);
             }
         });
@@ -189,9 +218,11 @@ void add_forwarding_headers(http::fields& f, const forward_info& info) {
     }
     f.set(http::field::forwarded, fwd);
 
+    // Earlier hops may have sent several Via lines; all of them stay, in order (RFC 9110 §7.6.3).
     std::string via;
-    if (auto it = f.find(http::field::via); it != f.end()) {
-        via = std::string(it->value()) + ", ";
+    for (auto it = f.find(http::field::via); it != f.end() && it->name() == http::field::via; ++it) {
+        via += it->value();
+        via += ", ";
     }
     via += info.http_version == 10 ? "1.0 " : "1.1 ";
     via += info.via_name;

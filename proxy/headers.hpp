@@ -13,13 +13,16 @@ namespace anteroom::proxy {
 
 // The client address every later filter uses: the peer, unless the peer is a trusted proxy,
 // in which case X-Forwarded-For is walked right to left past trusted hops; the first untrusted
-// (or the leftmost valid) entry wins. Garbage in X-Forwarded-For stops the walk at the peer side.
+// (or the leftmost valid) entry wins. Garbage in X-Forwarded-For stops the walk: the client is
+// then the last address that could still be vouched for (the rightmost trusted hop, or the peer).
+// Elements may carry a port ("1.2.3.4:80", "[::1]:80"); anything else is garbage.
 ip_address client_address(const ip_address& peer, std::string_view x_forwarded_for,
                           std::span<const cidr> trusted);
 
 bool is_trusted(const ip_address& peer, std::span<const cidr> trusted);
 
-// Remove hop-by-hop fields and every field named in Connection. An Upgrade handshake is
+// Remove hop-by-hop fields and every field named in Connection, except Content-Length and Host
+// (naming those would otherwise let a client strip the body framing). An Upgrade handshake is
 // re-added by the caller after this (the tunnel needs Upgrade and "Connection: upgrade").
 void remove_hop_by_hop(http::fields& f);
 

@@ -30,13 +30,21 @@ void server_state::on_success() {
 }
 
 bool server_state::on_failure(steady_time now, std::uint32_t max_fails, std::chrono::milliseconds backoff) {
-    const auto fails = fails_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (!available(now)) {
+        // Requests that were already in flight when the server was ejected report their
+        // failures late; counting them would eject it again at once, for twice as long.
+        return false;
+    }
+    auto fails = fails_.fetch_add(1, std::memory_order_relaxed) + 1;
     if (fails < max_fails) {
         return false;
     }
-    // Ejected: the failure count starts over, so after the backoff one probe request decides —
-    // a success clears everything, max_fails further failures eject again for twice as long.
-    fails_.store(0, std::memory_order_relaxed);
+    // Exactly one of several concurrent failures ejects: the one that resets the count it saw.
+    if (!fails_.compare_exchange_strong(fails, 0, std::memory_order_relaxed)) {
+        return false;
+    }
+    // Ejected: the failure count starts over. After the backoff the server gets traffic again;
+    // a success clears everything, max_fails further failures eject it for twice as long.
     const auto in_row = std::min<std::uint32_t>(ejections_in_row_.fetch_add(1, std::memory_order_relaxed), 3);
     const auto length = backoff * (1u << in_row);
     ejected_until_ns_.store(to_ns(now + length), std::memory_order_relaxed);
@@ -51,25 +59,55 @@ std::optional<std::size_t> choose_server(std::span<const std::shared_ptr<server_
         return std::nullopt;
     }
     auto eligible = [&](std::size_t i) { return servers[i]->available(now) && (!exclude || *exclude != i); };
+    // The k-th (0-based) server satisfying `ok`, in index order.
+    auto nth = [&](std::size_t k, auto ok) -> std::optional<std::size_t> {
+        std::optional<std::size_t> last;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (ok(i)) {
+                last = i;
+                if (k-- == 0) {
+                    break;
+                }
+            }
+        }
+        return last;  // the counts may have moved since they were taken: the last match will do
+    };
+    const auto start = rr.fetch_add(1, std::memory_order_relaxed);
     std::optional<std::size_t> pick;
     if (policy == balance_policy::round_robin) {
-        const auto start = rr.fetch_add(1, std::memory_order_relaxed);
-        for (std::size_t k = 0; k < n; ++k) {
-            const std::size_t i = (start + k) % n;
-            if (eligible(i)) {
-                pick = i;
-                break;
+        if (eligible(start % n)) {
+            pick = start % n;
+        } else {
+            // Spread the skipped server's turns over all the others; walking on to the next one
+            // would hand that single neighbour twice its share for the whole ejection.
+            std::size_t m = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                m += eligible(i) ? 1 : 0;
+            }
+            if (m != 0) {
+                pick = nth(start % m, eligible);
             }
         }
     } else {
-        // Least outstanding; ties broken by the round-robin cursor so equal servers share load.
-        const auto start = rr.fetch_add(1, std::memory_order_relaxed);
+        // Least outstanding; ties rotate with the cursor so equal servers share the load evenly.
         std::uint32_t best = std::numeric_limits<std::uint32_t>::max();
-        for (std::size_t k = 0; k < n; ++k) {
-            const std::size_t i = (start + k) % n;
-            if (eligible(i) && servers[i]->outstanding() < best) {
-                best = servers[i]->outstanding();
-                pick = i;
+        std::size_t ties = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!eligible(i)) {
+                continue;
+            }
+            const auto o = servers[i]->outstanding();
+            if (o < best) {
+                best = o;
+                ties = 1;
+            } else if (o == best) {
+                ++ties;
+            }
+        }
+        if (ties != 0) {
+            pick = nth(start % ties, [&](std::size_t i) { return eligible(i) && servers[i]->outstanding() == best; });
+            if (!pick) {
+                pick = nth(start % ties, eligible);
             }
         }
     }

@@ -1,0 +1,289 @@
+// Header hygiene as pure functions: which address is the client, which fields reach the
+// upstream, what the forwarding headers say, request ids and idempotency.
+
+#include "proxy/headers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace anteroom::proxy {
+namespace {
+
+ip_address ip(std::string_view text) {
+    auto a = parse_ip(text);
+    EXPECT_TRUE(a) << text;
+    return a.value_or(ip_address{});
+}
+
+std::vector<cidr> cidrs(std::initializer_list<std::string_view> list) {
+    std::vector<cidr> out;
+    for (auto t : list) {
+        auto c = parse_cidr(t);
+        EXPECT_TRUE(c) << t;
+        if (c) {
+            out.push_back(*c);
+        }
+    }
+    return out;
+}
+
+// Every value of a field, in order (Beast keeps duplicates together).
+std::vector<std::string> values(const http::fields& f, std::string_view name) {
+    std::vector<std::string> out;
+    for (const auto& e : f) {
+        if (beast::iequals(e.name_string(), name)) {
+            out.emplace_back(e.value());
+        }
+    }
+    return out;
+}
+
+// ---- client_address ----------------------------------------------------------------------------
+
+class client_address_test : public ::testing::Test {
+protected:
+    std::vector<cidr> trusted = cidrs({"10.0.0.0/8", "fd00::/8"});
+    ip_address lb = ip("10.0.0.1");  // a trusted load balancer as TCP peer
+};
+
+TEST_F(client_address_test, untrusted_peer_is_the_client_whatever_it_claims) {
+    const auto peer = ip("203.0.113.9");
+    EXPECT_EQ(client_address(peer, "1.2.3.4", trusted), peer);
+    EXPECT_EQ(client_address(peer, "", trusted), peer);
+    EXPECT_EQ(client_address(peer, "1.2.3.4", {}), peer);
+}
+
+TEST_F(client_address_test, trusted_peer_without_header_is_the_client) {
+    EXPECT_EQ(client_address(lb, "", trusted), lb);
+    EXPECT_EQ(client_address(lb, " , ,", trusted), lb);
+}
+
+TEST_F(client_address_test, rightmost_untrusted_entry_wins) {
+    // The client can write anything on the left; only what trusted hops appended counts.
+    EXPECT_EQ(client_address(lb, "6.6.6.6, 198.51.100.7, 10.1.2.3", trusted), ip("198.51.100.7"));
+    EXPECT_EQ(client_address(lb, "198.51.100.7", trusted), ip("198.51.100.7"));
+    EXPECT_EQ(client_address(lb, " 198.51.100.7 ,\t10.9.9.9 ", trusted), ip("198.51.100.7"));
+}
+
+TEST_F(client_address_test, all_trusted_gives_the_leftmost) {
+    EXPECT_EQ(client_address(lb, "10.0.0.5, 10.0.0.6", trusted), ip("10.0.0.5"));
+}
+
+TEST_F(client_address_test, garbage_stops_the_walk_at_the_last_vouched_address) {
+    EXPECT_EQ(client_address(lb, "unknown", trusted), lb);
+    EXPECT_EQ(client_address(lb, "6.6.6.6, not-an-ip", trusted), lb);
+    // Left of the garbage nothing is believed, not even a plausible address.
+    EXPECT_EQ(client_address(lb, "198.51.100.7, junk, 10.0.0.7", trusted), ip("10.0.0.7"));
+    EXPECT_EQ(client_address(lb, "1.2.3.4:http", trusted), lb);
+    EXPECT_EQ(client_address(lb, "1.2.3.4:", trusted), lb);
+    EXPECT_EQ(client_address(lb, "[::1]junk", trusted), lb);
+    EXPECT_EQ(client_address(lb, "[1.2.3.4]", trusted), lb);
+    EXPECT_EQ(client_address(lb, "[::1", trusted), lb);
+    EXPECT_EQ(client_address(lb, "999.1.1.1", trusted), lb);
+}
+
+TEST_F(client_address_test, entries_with_ports_are_accepted) {
+    EXPECT_EQ(client_address(lb, "198.51.100.7:51234", trusted), ip("198.51.100.7"));
+    EXPECT_EQ(client_address(lb, "[2001:db8::7]:443", trusted), ip("2001:db8::7"));
+    EXPECT_EQ(client_address(lb, "[2001:db8::7]", trusted), ip("2001:db8::7"));
+}
+
+TEST_F(client_address_test, ipv6_hops_and_peer) {
+    const auto peer6 = ip("fd00::1");
+    EXPECT_EQ(client_address(peer6, "2001:db8::42, fd00::2", trusted), ip("2001:db8::42"));
+    EXPECT_EQ(client_address(peer6, "2001:db8::42, 10.0.0.3", trusted), ip("2001:db8::42"));
+    // A v4-mapped IPv6 element is the IPv4 client.
+    EXPECT_EQ(client_address(peer6, "::ffff:198.51.100.7", trusted), ip("198.51.100.7"));
+    EXPECT_TRUE(client_address(peer6, "::ffff:198.51.100.7", trusted).is_v4());
+}
+
+TEST(headers, is_trusted_matches_any_listed_prefix) {
+    const auto t = cidrs({"10.0.0.0/8", "192.168.1.7", "::1"});
+    EXPECT_TRUE(is_trusted(ip("10.200.0.1"), t));
+    EXPECT_TRUE(is_trusted(ip("192.168.1.7"), t));
+    EXPECT_FALSE(is_trusted(ip("192.168.1.8"), t));
+    EXPECT_TRUE(is_trusted(ip("::1"), t));
+    EXPECT_FALSE(is_trusted(ip("127.0.0.1"), t));
+    EXPECT_FALSE(is_trusted(ip("10.0.0.1"), {}));
+}
+
+// ---- remove_hop_by_hop -------------------------------------------------------------------------
+
+TEST(headers, removes_the_standard_hop_by_hop_fields) {
+    http::fields f;
+    f.set(http::field::connection, "keep-alive");
+    f.set(http::field::keep_alive, "timeout=5");
+    f.set("Proxy-Connection", "keep-alive");
+    f.set(http::field::te, "trailers");
+    f.set(http::field::trailer, "X-Checksum");
+    f.set(http::field::transfer_encoding, "chunked");
+    f.set(http::field::upgrade, "websocket");
+    f.set(http::field::proxy_authorization, "Basic eA==");
+    f.set("Proxy-Authenticate", "Basic");
+    f.set(http::field::host, "example.com");
+    f.set(http::field::cookie, "a=b");
+    f.set("X-End-To-End", "yes");
+    remove_hop_by_hop(f);
+    std::set<std::string> left;
+    for (const auto& e : f) {
+        left.emplace(e.name_string());
+    }
+    EXPECT_EQ(left, (std::set<std::string>{"Host", "Cookie", "X-End-To-End"}));
+}
+
+TEST(headers, removes_fields_named_in_connection_case_insensitively) {
+    http::fields f;
+    f.insert(http::field::connection, "close, X-Hop-One");
+    f.insert(http::field::connection, " x-hop-two ,,");
+    f.insert("X-Hop-One", "1");
+    f.insert("X-HOP-TWO", "2");
+    f.insert("X-Hop-Two", "again");
+    f.insert("X-Stays", "3");
+    remove_hop_by_hop(f);
+    EXPECT_TRUE(values(f, "X-Hop-One").empty());
+    EXPECT_TRUE(values(f, "X-Hop-Two").empty());
+    EXPECT_TRUE(values(f, "Connection").empty());
+    EXPECT_EQ(values(f, "X-Stays"), std::vector<std::string>{"3"});
+}
+
+TEST(headers, connection_cannot_strip_message_framing_or_host) {
+    // "Connection: Content-Length" would leave the upstream reading the body as a new request.
+    http::fields f;
+    f.insert(http::field::connection, "Content-Length, host, X-Gone");
+    f.insert(http::field::host, "example.com");
+    f.insert(http::field::content_length, "5");
+    f.insert("X-Gone", "1");
+    remove_hop_by_hop(f);
+    EXPECT_EQ(values(f, "Content-Length"), std::vector<std::string>{"5"});
+    EXPECT_EQ(values(f, "Host"), std::vector<std::string>{"example.com"});
+    EXPECT_TRUE(values(f, "X-Gone").empty());
+}
+
+// ---- add_forwarding_headers --------------------------------------------------------------------
+
+forward_info info_for(std::string_view peer, bool trusted, std::string_view host = "shop.example") {
+    forward_info i;
+    i.peer = ip(peer);
+    i.peer_trusted = trusted;
+    i.host = host;
+    i.via_name = "anteroom";
+    return i;
+}
+
+TEST(forwarding, from_an_untrusted_peer_client_values_are_replaced) {
+    http::fields f;
+    f.insert("X-Forwarded-For", "6.6.6.6");
+    f.insert("X-Forwarded-Proto", "https");
+    f.insert("X-Forwarded-Host", "evil.example");
+    f.insert(http::field::forwarded, "for=6.6.6.6");
+    add_forwarding_headers(f, info_for("203.0.113.9", false));
+    EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"203.0.113.9"});
+    EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"http"});
+    EXPECT_EQ(values(f, "X-Forwarded-Host"), std::vector<std::string>{"shop.example"});
+    EXPECT_EQ(values(f, "Forwarded"),
+              std::vector<std::string>{"for=203.0.113.9;proto=http;host=\"shop.example\""});
+    EXPECT_EQ(values(f, "Via"), std::vector<std::string>{"1.1 anteroom"});
+}
+
+TEST(forwarding, from_a_trusted_peer_the_chain_is_extended) {
+    http::fields f;
+    f.insert("X-Forwarded-For", "198.51.100.7");
+    f.insert("X-Forwarded-For", "10.0.0.9");
+    f.insert("X-Forwarded-Proto", "https");
+    f.insert("X-Forwarded-Host", "www.example");
+    f.insert(http::field::forwarded, "for=198.51.100.7;proto=https");
+    f.insert(http::field::via, "1.1 edge");
+    add_forwarding_headers(f, info_for("10.0.0.1", true));
+    EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"198.51.100.7, 10.0.0.9, 10.0.0.1"});
+    EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"https"});
+    EXPECT_EQ(values(f, "X-Forwarded-Host"), std::vector<std::string>{"www.example"});
+    EXPECT_EQ(values(f, "Forwarded"), std::vector<std::string>{
+                                          "for=198.51.100.7;proto=https, for=10.0.0.1;proto=http;host=\"shop.example\""});
+    EXPECT_EQ(values(f, "Via"), std::vector<std::string>{"1.1 edge, 1.1 anteroom"});
+}
+
+TEST(forwarding, trusted_peer_without_headers_gets_fresh_ones) {
+    http::fields f;
+    add_forwarding_headers(f, info_for("10.0.0.1", true));
+    EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"10.0.0.1"});
+    EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"http"});
+    EXPECT_EQ(values(f, "X-Forwarded-Host"), std::vector<std::string>{"shop.example"});
+}
+
+TEST(forwarding, every_via_line_is_kept) {
+    http::fields f;
+    f.insert(http::field::via, "1.0 fred");
+    f.insert(http::field::via, "1.1 p.example.net");
+    add_forwarding_headers(f, info_for("203.0.113.9", false));
+    EXPECT_EQ(values(f, "Via"), std::vector<std::string>{"1.0 fred, 1.1 p.example.net, 1.1 anteroom"});
+}
+
+TEST(forwarding, ipv6_peer_is_quoted_and_bracketed_in_forwarded) {
+    http::fields f;
+    add_forwarding_headers(f, info_for("2001:db8::7", false, "[2001:db8::1]:8080"));
+    EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"2001:db8::7"});
+    EXPECT_EQ(values(f, "Forwarded"),
+              std::vector<std::string>{"for=\"[2001:db8::7]\";proto=http;host=\"[2001:db8::1]:8080\""});
+}
+
+TEST(forwarding, tls_no_host_and_http10) {
+    http::fields f;
+    f.insert("X-Forwarded-Host", "spoofed");
+    auto i = info_for("203.0.113.9", false, "");
+    i.tls = true;
+    i.http_version = 10;
+    add_forwarding_headers(f, i);
+    EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"https"});
+    EXPECT_TRUE(values(f, "X-Forwarded-Host").empty());
+    EXPECT_EQ(values(f, "Forwarded"), std::vector<std::string>{"for=203.0.113.9;proto=https"});
+    EXPECT_EQ(values(f, "Via"), std::vector<std::string>{"1.0 anteroom"});
+}
+
+TEST(forwarding, host_with_quote_or_backslash_is_escaped_in_forwarded) {
+    http::fields f;
+    add_forwarding_headers(f, info_for("203.0.113.9", false, "a\"b\\c"));
+    EXPECT_EQ(values(f, "Forwarded"), std::vector<std::string>{"for=203.0.113.9;proto=http;host=\"a\\\"b\\\\c\""});
+}
+
+// ---- request ids and methods -------------------------------------------------------------------
+
+TEST(request_id, validity) {
+    EXPECT_TRUE(is_valid_request_id("abc-123"));
+    EXPECT_TRUE(is_valid_request_id("A.b_C-9"));
+    EXPECT_TRUE(is_valid_request_id(std::string(64, 'x')));
+    EXPECT_FALSE(is_valid_request_id(std::string(65, 'x')));
+    EXPECT_FALSE(is_valid_request_id(""));
+    EXPECT_FALSE(is_valid_request_id("has space"));
+    EXPECT_FALSE(is_valid_request_id("quote\""));
+    EXPECT_FALSE(is_valid_request_id("new\nline"));
+    EXPECT_FALSE(is_valid_request_id("ümlaut"));
+    EXPECT_FALSE(is_valid_request_id("a/b"));
+}
+
+TEST(request_id, new_ids_are_valid_32_hex_and_distinct) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        const auto id = new_request_id();
+        ASSERT_EQ(id.size(), 32u);
+        ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+        ASSERT_TRUE(is_valid_request_id(id));
+        seen.insert(id);
+    }
+    EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(methods, idempotent_per_rfc_9110) {
+    for (auto m : {http::verb::get, http::verb::head, http::verb::options, http::verb::put, http::verb::delete_,
+                   http::verb::trace}) {
+        EXPECT_TRUE(is_idempotent(m)) << http::to_string(m);
+    }
+    for (auto m : {http::verb::post, http::verb::patch, http::verb::connect, http::verb::unknown}) {
+        EXPECT_FALSE(is_idempotent(m)) << http::to_string(m);
+    }
+}
+
+}  // namespace
+}  // namespace anteroom::proxy
