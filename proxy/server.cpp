@@ -63,6 +63,7 @@ struct server::impl {
     std::vector<std::unique_ptr<worker>> workers;
     net::io_context control{1};
     std::thread control_thread;
+    std::unique_ptr<net::signal_set> signals;  // on `control`; destroyed before it
     std::unique_ptr<simple_server> admin;
     std::unique_ptr<simple_server> builtin;
     std::optional<listen_address> builtin_address;
@@ -159,11 +160,18 @@ struct server::impl {
         return true;
     }
 
-    void close_listener(listener& l) {
+    // Each acceptor is closed on its own worker thread. With `announce`, "stopped listening" is
+    // logged once the last one is closed, so the line means the port really refuses now.
+    void close_listener(listener& l, bool announce = false) {
+        auto remaining = std::make_shared<std::atomic<std::size_t>>(l.acceptors.size());
+        const std::string text = to_listen_address(l.bound).text();
         for (auto& [w, acc] : l.acceptors) {
-            net::post(w->ioc(), [acc] {
+            net::post(w->ioc(), [acc, remaining, text, announce] {
                 beast::error_code ec;
                 acc->close(ec);
+                if (remaining->fetch_sub(1) == 1 && announce) {
+                    ANTEROOM_LOG(log_level::info, "server", "stopped listening on http://" + text);
+                }
             });
         }
         l.acceptors.clear();
@@ -323,25 +331,8 @@ bool server::start(std::string& err) {
         }
     }
     if (d.opts.handle_signals) {
-        auto signals = std::make_shared<net::signal_set>(d.control, SIGHUP, SIGTERM, SIGINT);
-        auto arm_ptr = std::make_shared<std::function<void()>>();
-        *arm_ptr = [this, signals, arm_ptr] {
-            signals->async_wait([this, signals, arm_ptr](const beast::error_code& ec, int sig) {
-                if (ec) {
-                    return;
-                }
-                if (sig == SIGHUP) {
-                    std::string e;
-                    reload(e);
-                } else {
-                    ANTEROOM_LOG(log_level::info, "server", "signal received, draining");
-                    drain();
-                    return;
-                }
-                (*arm_ptr)();
-            });
-        };
-        (*arm_ptr)();
+        d.signals = std::make_unique<net::signal_set>(d.control, SIGHUP, SIGTERM, SIGINT);
+        arm_signals();
     }
     for (auto& w : d.workers) {
         w->start();
@@ -360,6 +351,31 @@ bool server::start(std::string& err) {
                      "admin listening on http://" + to_listen_address(d.admin->local_endpoint()).text());
     }
     return true;
+}
+
+// Runs on the control thread. The handler re-arms through this member function rather than a
+// self-referencing closure: a closure that owns itself is never freed (LeakSanitizer failed the
+// exit of every drained process).
+void server::arm_signals() {
+    impl_->signals->async_wait([this](const beast::error_code& ec, int sig) {
+        if (ec) {
+            return;
+        }
+        if (sig == SIGHUP) {
+            std::string e;
+            reload(e);
+        } else if (!impl_->shared.draining.load()) {
+            ANTEROOM_LOG(log_level::info, "server",
+                         std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + " received, draining");
+            drain();
+        } else {
+            // An operator who asks twice does not want to wait for the drain time.
+            ANTEROOM_LOG(log_level::warn, "server", "second stop signal, stopping now");
+            stop();
+            return;
+        }
+        arm_signals();
+    });
 }
 
 void server::wait() {
@@ -385,12 +401,13 @@ bool server::reload(std::string& err) {
     }
     auto result = load_config(d.opts.config_path);
     if (!result.errors.empty()) {
+        // Counted before it is logged: whoever sees the log line finds the counter up to date.
+        d.reload_failed->inc();
         err.clear();
         for (const auto& e : result.errors) {
             err += e.text() + "\n";
             ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + e.text());
         }
-        d.reload_failed->inc();
         return false;
     }
     return apply(result.cfg, err);
@@ -404,6 +421,7 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
         !d.builtin_address) {
         err = "the built-in upstream can only be enabled at start";
         d.reload_failed->inc();
+        ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
         return false;
     }
     std::string token;
@@ -439,10 +457,14 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
         if (stays) {
             kept.push_back(std::move(l));
         } else {
-            d.close_listener(l);
+            d.close_listener(l, true);
         }
     }
     for (auto& l : opened) {
+        // Same wording as at start: with port 0 this line is the only way to learn the port.
+        ANTEROOM_LOG(log_level::info, "server",
+                     "listening on http://" + to_listen_address(l.bound).text() + " with " +
+                         std::to_string(d.workers.size()) + " worker threads");
         kept.push_back(std::move(l));
     }
     d.listeners = std::move(kept);
@@ -452,8 +474,11 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
     if (!(c.admin.listen == d.cfg->admin.listen) || c.admin.enabled != d.cfg->admin.enabled) {
         ANTEROOM_LOG(log_level::warn, "config", "admin listener changes take effect at the next start");
     }
-    if (c.log.access_log != d.cfg->log.access_log) {
-        d.access.open(c.log.access_log);
+    if (c.log.access_log != d.cfg->log.access_log && !d.access.open(c.log.access_log)) {
+        ANTEROOM_LOG(log_level::error, "config", c.log.access_log + ": cannot open access log; access log is off");
+    }
+    if (c.log.error_log != d.cfg->log.error_log && !error_log::open(c.log.error_log)) {
+        ANTEROOM_LOG(log_level::error, "config", c.log.error_log + ": cannot open error log; keeping the old one");
     }
     error_log::set_level(c.log.level);
     d.admin_token = std::move(token);
@@ -480,6 +505,9 @@ void server::drain() {
             }
             drain_time = d.cfg->server.drain_timeout;
         }
+        ANTEROOM_LOG(log_level::info, "server",
+                     "draining: stopped accepting, " + std::to_string(d.shared.connections.load()) +
+                         " connections open, waiting up to " + format_duration(drain_time));
         for (auto& w : d.workers) {
             net::post(w->ioc(), [wp = w.get()] { wp->begin_drain(); });
         }

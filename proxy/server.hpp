@@ -50,6 +50,8 @@ public:
     std::size_t open_connections() const;
 
 private:
+    void arm_signals();
+
     struct impl;
     std::unique_ptr<impl> impl_;
 };
