@@ -61,18 +61,34 @@ bool write_new_keyfile(const std::string& path, bool force, std::string& err) {
                              "id = \"" + base64url(id_bytes, sizeof id_bytes) + "\"\n"
                              "secret = \"" + base64url(key, sizeof key) + "\"\n"
                              "created = \"" + created + "\"\n";
-    const int flags = O_WRONLY | O_CREAT | (force ? O_TRUNC : O_EXCL);
-    const int fd = ::open(path.c_str(), flags, 0600);
+    // Without force: O_EXCL, so an existing file is never touched. With force: a temporary file
+    // renamed over the old one, so a failed write (disk full) cannot destroy the keys in use.
+    std::string tmp = force ? path + ".tmp-XXXXXX" : path;
+    const int fd = force ? ::mkstemp(tmp.data()) : ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         err = path + ": " + std::strerror(errno);
         return false;
     }
-    ::fchmod(fd, 0600);
-    const auto written = ::write(fd, text.data(), text.size());
-    const bool ok = written == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-    ::close(fd);
+    bool ok = ::fchmod(fd, 0600) == 0;
+    for (std::size_t done = 0; ok && done < text.size();) {
+        const auto n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        ok = n > 0;
+        done += ok ? static_cast<std::size_t>(n) : 0;
+    }
+    ok = ok && ::fsync(fd) == 0;
+    const int write_errno = errno;
+    ok = ::close(fd) == 0 && ok;
+    if (ok && force && ::rename(tmp.c_str(), path.c_str()) != 0) {
+        err = path + ": " + std::strerror(errno);
+        ::unlink(tmp.c_str());
+        return false;
+    }
     if (!ok) {
-        err = path + ": write failed";
+        err = path + ": write failed: " + std::strerror(write_errno);
+        ::unlink(tmp.c_str());  // no half-written key file left behind
         return false;
     }
     return true;

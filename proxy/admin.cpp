@@ -45,8 +45,10 @@ std::string upstream_health_metrics(const runtime& rt) {
 }  // namespace
 
 bool token_matches(std::string_view header, std::string_view token) {
+    // The scheme name is case-insensitive (RFC 9110 §11.1); the token is compared in constant time.
     constexpr std::string_view scheme = "Bearer ";
-    if (token.empty() || header.size() != scheme.size() + token.size() || !header.starts_with(scheme)) {
+    if (token.empty() || header.size() != scheme.size() + token.size() ||
+        !beast::iequals(header.substr(0, scheme.size()), scheme)) {
         return false;
     }
     return CRYPTO_memcmp(header.data() + scheme.size(), token.data(), token.size()) == 0;

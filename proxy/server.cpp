@@ -399,6 +399,12 @@ bool server::reload(std::string& err) {
         err = "no config file to reload from";
         return false;
     }
+    if (d.shared.draining.load()) {
+        // Shutting down: a new config (possibly with new listeners) would only be torn down again.
+        err = "draining, reload ignored";
+        ANTEROOM_LOG(log_level::warn, "config", err);
+        return false;
+    }
     auto result = load_config(d.opts.config_path);
     if (!result.errors.empty()) {
         // Counted before it is logged: whoever sees the log line finds the counter up to date.

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 #include <toml++/toml.h>
 
 namespace anteroom {
@@ -102,6 +103,19 @@ TEST_F(keyfile, force_overwrites_and_tightens_the_mode) {
     EXPECT_EQ(mode_of(path), 0600u);
     EXPECT_EQ(read(path).find("old-content"), std::string::npos);
     EXPECT_NO_THROW((void)toml::parse_file(path));
+}
+
+TEST_F(keyfile, force_replaces_the_file_whole_and_leaves_nothing_else) {
+    std::string err;
+    ASSERT_TRUE(write_new_keyfile(path, false, err)) << err;
+    const auto before = read(path);
+    ASSERT_TRUE(write_new_keyfile(path, true, err)) << err;
+    EXPECT_NE(read(path), before);
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        names.push_back(e.path().filename().string());
+    }
+    EXPECT_EQ(names, std::vector<std::string>{"keys.toml"});
 }
 
 TEST_F(keyfile, missing_directory_is_an_error_naming_the_path) {
