@@ -37,6 +37,27 @@ bool wants_upgrade(const http::request_header<>& req) {
     return http::token_list{conn}.exists("upgrade");
 }
 
+// The transfer codings other than chunked, in order: "gzip" for "gzip, chunked". The proxy
+// redoes only the chunked framing; the inner codings stay applied to the body bytes it
+// relays, so their names must travel on too (remove_hop_by_hop drops Transfer-Encoding).
+std::string inner_codings(const http::fields& f) {
+    std::string out;
+    for (auto it = f.find(http::field::transfer_encoding); it != f.end() && it->name() == http::field::transfer_encoding;
+         ++it) {
+        for (const auto coding : http::token_list{it->value()}) {
+            if (!beast::iequals(coding, "chunked")) {
+                out += out.empty() ? "" : ", ";
+                out += coding;
+            }
+        }
+    }
+    return out;
+}
+
+void set_chunked(http::fields& f, const std::string& inner) {
+    f.set(http::field::transfer_encoding, inner.empty() ? std::string("chunked") : inner + ", chunked");
+}
+
 bool benign(const beast::error_code& ec) {
     return ec == net::error::eof || ec == http::error::end_of_stream || ec == net::error::connection_reset ||
            ec == net::error::operation_aborted || ec == net::error::broken_pipe || ec == net::error::not_connected;
@@ -131,7 +152,29 @@ net::awaitable<void> session::run() {
     }
     beast::error_code ec;
     sock_.shutdown(tcp::socket::shutdown_send, ec);
+    if (linger_ && !ec) {
+        co_await linger();
+    }
     sock_.close(ec);
+}
+
+// Closing a socket with unread input makes the kernel send RST, which can destroy the error
+// response we just wrote before the client has read it (RFC 9112 §9.6). So after an error
+// that closes the connection, input is read and dropped until the client closes — for a
+// bounded time, since the client may never do so.
+net::awaitable<void> session::linger() {
+    constexpr std::chrono::milliseconds linger_time{1000};
+    set_deadline(std::min(linger_time, w_.current_runtime()->cfg->server.body_timeout));
+    buf_.consume(buf_.size());
+    buf_.shrink_to_fit();
+    char sink[4096];
+    for (;;) {
+        auto [ec, n] = co_await sock_.async_read_some(net::buffer(sink), use_tuple);
+        (void)n;
+        if (ec || timed_out_) {
+            co_return;
+        }
+    }
 }
 
 net::awaitable<bool> session::read_head(const runtime& rt, std::size_t& head_len) {
@@ -236,6 +279,9 @@ net::awaitable<bool> session::handle_request() {
     if (const auto cl = parser.content_length(); cl && *cl > st.route->max_body_size) {
         co_return co_await send_error(&st, {error_source::downstream, error_kind::body_too_large, false}, false);
     }
+    // Chunked bodies: the parser fails a chunk whose announced size would cross the limit,
+    // before reading its data, so a client cannot make the proxy relay up to the limit first.
+    parser.body_limit(st.route->max_body_size);
     co_return co_await proxy_request(st);
 }
 
@@ -254,6 +300,14 @@ net::awaitable<relay_result<isRequest>> relay(tcp::socket& src, beast::flat_buff
     relay_result<isRequest> r;
     http::serializer<isRequest, http::buffer_body> sr{p.get()};
     std::unique_ptr<char[]> chunk;
+    // Beast sizes each socket read by the free capacity of the buffer (at least 512 bytes), and
+    // a buffer that only ever held a head is small: without this a body moves in 512-byte
+    // reads, one system call and one parser round each. Not needed when the whole body is
+    // already buffered; an idle session shrinks the buffer again.
+    const auto remaining = p.content_length_remaining();
+    if (!p.is_done() && !(remaining && *remaining <= src_buf.size())) {
+        src_buf.reserve(relay_chunk);
+    }
     do {
         if (!p.is_done()) {
             if (!chunk) {
@@ -312,10 +366,16 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
     const std::string upgrade_value = upgrade ? std::string(req[http::field::upgrade]) : std::string();
     const bool expect_continue = req.version() == 11 && beast::iequals(req[http::field::expect], "100-continue");
     const bool chunked = st.parser.chunked();
-    const bool retry_allowed = ucfg.retry_idempotent && is_idempotent(req.method()) && !st.body_pending;
+    // Retries follow upstream.retry_idempotent as documented: idempotent requests only, and
+    // the setting turns them all off, including the retry after a failed connect.
+    const bool retry_on_connect_failure = ucfg.retry_idempotent && is_idempotent(req.method());
+    // A request already sent on a pooled connection can be repeated only if the proxy still
+    // has all of it, i.e. it had no body left to stream.
+    const bool retry_allowed = retry_on_connect_failure && !st.body_pending;
 
     // Rewrite the head for the upstream.
     const std::string host(req[http::field::host]);
+    const std::string codings = chunked ? inner_codings(req) : std::string();
     remove_hop_by_hop(req);
     req.erase(http::field::expect);
     add_forwarding_headers(req, forward_info{peer_, is_trusted(peer_, sc.trusted_proxies), false, host,
@@ -323,7 +383,11 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
     req.set("X-Request-Id", ctx.request_id);
     req.version(11);
     if (chunked) {
-        req.chunked(true);
+        set_chunked(req, codings);  // one line, however many the client sent
+    } else if (const auto cl = st.parser.content_length()) {
+        // Equal duplicates ("5" and "5", or "5, 5") were accepted: forward one value
+        // (RFC 9112 §6.3), never a list another parser could read differently.
+        req.content_length(*cl);
     }
     if (upgrade) {
         req.set(http::field::upgrade, upgrade_value);
@@ -364,8 +428,8 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
                     group.metrics.ejections->inc();
                     ANTEROOM_LOG(log_level::warn, "upstream", "ejected " + st.upstream_addr + " after failures");
                 }
-                if (attempt == 0 && group.servers.size() > 1) {
-                    // Nothing was sent anywhere: another server is safe for any method.
+                if (attempt == 0 && group.servers.size() > 1 && retry_on_connect_failure) {
+                    // Nothing reached this server (and no body was read yet): another may serve it.
                     group.metrics.retries->inc();
                     exclude = pick;
                     continue;
@@ -405,6 +469,10 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             }
             if (rq.outcome == relay_result<true>::src_failed) {
                 // The client went away or sent a broken body (bad chunk size): nothing to retry.
+                if (rq.ec == http::error::body_limit) {
+                    co_return co_await send_error(
+                        &st, {error_source::downstream, error_kind::body_too_large, false}, false);
+                }
                 if (!benign(rq.ec) && !timed_out_) {
                     co_return co_await send_error(&st, {error_source::downstream, error_kind::bad_request, false},
                                                   false);
@@ -424,7 +492,10 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
                 fresh_only = true;
                 continue;
             }
-            server->on_failure(clock::now(), ucfg.max_fails, ucfg.fail_backoff);
+            if (server->on_failure(clock::now(), ucfg.max_fails, ucfg.fail_backoff)) {
+                group.metrics.ejections->inc();
+                ANTEROOM_LOG(log_level::warn, "upstream", "ejected " + st.upstream_addr + " after failures");
+            }
             co_return co_await send_error(&st, {error_source::upstream, error_kind::upstream_reset, false}, false);
         }
         st.body_pending = false;
@@ -507,6 +578,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         // Response head for the client.
         const bool no_body = rp->is_done();
         const bool has_length = res.has_content_length() || res.chunked();
+        const std::string res_codings = inner_codings(res);
         remove_hop_by_hop(res);
         for (const auto& f : st.rt.filters) {
             f->on_response(ctx, res);
@@ -520,7 +592,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             // Chunked or close-delimited from the upstream: re-chunk for an HTTP/1.1 client,
             // close-delimit for HTTP/1.0.
             if (client_11) {
-                res.chunked(true);
+                set_chunked(res, res_codings);
             } else {
                 client_keep = false;
             }
@@ -642,6 +714,7 @@ net::awaitable<bool> session::send_error(request_state* st, proxy_error err, boo
     }
     const auto page = make_error_response(err, choose_language(lang), choose_format(accept), request_id);
     const bool keep = keep_alive && !page.close_connection && st != nullptr && st->client_keep_alive;
+    linger_ = !keep;
     http::response<http::string_body> res{static_cast<http::status>(page.status), version == 10 ? 10 : 11};
     res.set(http::field::content_type, page.content_type);
     res.set(http::field::cache_control, "no-store");

@@ -42,6 +42,7 @@ private:
     net::awaitable<bool> handle_request();
     net::awaitable<bool> read_head(const runtime& rt, std::size_t& head_len);
     net::awaitable<bool> proxy_request(request_state& st);
+    net::awaitable<void> linger();
     net::awaitable<bool> tunnel(tcp::socket& upstream, beast::flat_buffer& upstream_buf);
     net::awaitable<bool> send_error(request_state* st, proxy_error err, bool keep_alive);
     net::awaitable<bool> send_response(request_state& st, http::response<http::string_body>& res, bool keep_alive);
@@ -55,6 +56,7 @@ private:
     time_point deadline_;
     bool timed_out_ = false;
     bool idle_ = false;
+    bool linger_ = false;  // the last response closed the connection; drain input before closing
     tcp::socket* upstream_ = nullptr;  // current upstream socket, cancelled with ours on timeout
     unsigned requests_ = 0;
 };

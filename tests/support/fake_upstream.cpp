@@ -1,6 +1,7 @@
 #include "tests/support/fake_upstream.hpp"
 
 #include <charconv>
+#include <cstring>
 
 namespace anteroom::test {
 
@@ -15,7 +16,33 @@ std::uint64_t number_after(std::string_view target, std::string_view prefix) {
     return n;
 }
 
-char pattern_byte(std::uint64_t i) { return static_cast<char>('a' + i % 26); }
+// The download pattern is byte i = 'a' + i % 26. A block one period longer than the largest
+// piece lets every piece be copied from offset (start % 26) instead of computed byte by byte
+// (which would dominate a 1 GiB download in an unoptimised sanitizer build).
+constexpr std::size_t piece_max = 65536;
+const char* pattern_from(std::uint64_t start) {
+    static const std::string block = [] {
+        std::string b(piece_max + 26, '\0');
+        for (std::size_t i = 0; i < b.size(); ++i) {
+            b[i] = static_cast<char>('a' + i % 26);
+        }
+        return b;
+    }();
+    return block.data() + start % 26;
+}
+
+// The /upload checksum: sum = sum * 31 + byte, over the whole body. In the unoptimised
+// sanitizer build this loop would dominate a large upload, so with GCC it is compiled optimised
+// and without address checks (it reads only the buffer it is given).
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("O2"), no_sanitize_address))
+#endif
+std::uint64_t add_to_checksum(std::uint64_t sum, const char* data, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        sum = sum * 31 + static_cast<unsigned char>(data[i]);
+    }
+    return sum;
+}
 
 }  // namespace
 
@@ -92,6 +119,7 @@ net::awaitable<void> fake_upstream::accept_loop() {
 
 net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
     beast::flat_buffer buf;
+    buf.reserve(piece_max);  // Beast reads at most the free capacity: keep body reads large
     for (;;) {
         http::request_parser<http::buffer_body> p;
         p.body_limit(boost::none);
@@ -108,7 +136,7 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
         }
         // Read (and count) the body in chunks, whatever its size.
         std::uint64_t sum = 0;
-        char chunk[16384];
+        char chunk[piece_max];
         while (!p.is_done()) {
             p.get().body().data = chunk;
             p.get().body().size = sizeof chunk;
@@ -117,9 +145,7 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
                 co_return;
             }
             const std::size_t got = sizeof chunk - p.get().body().size;
-            for (std::size_t i = 0; i < got; ++i) {
-                sum = sum * 31 + static_cast<unsigned char>(chunk[i]);
-            }
+            sum = add_to_checksum(sum, chunk, got);
             seen.body_bytes += got;
         }
         const std::string target = seen.target;
@@ -167,13 +193,22 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
                 }
             }
         }
-        if (target.starts_with("/chunked/") || target.starts_with("/eof/") || target.starts_with("/download/")) {
-            const bool chunked = target.starts_with("/chunked/");
+        if (target.starts_with("/chunked/") || target.starts_with("/eof/") || target.starts_with("/download/") ||
+            target.starts_with("/truncate/") || target.starts_with("/truncate-chunked/") ||
+            target.starts_with("/gzip-chunked/")) {
+            // /truncate*/N announce N bytes (by Content-Length or as chunks), send half of them
+            // and then close: an upstream dying mid-response.
+            const bool truncate = target.starts_with("/truncate");
+            const bool gzip = target.starts_with("/gzip-chunked/");
+            const bool chunked = gzip || target.starts_with("/chunked/") || target.starts_with("/truncate-chunked/");
             const bool eof = target.starts_with("/eof/");
-            const auto total = number_after(target, chunked ? "/chunked/" : eof ? "/eof/" : "/download/");
+            const auto total = number_after(target, target.substr(0, target.find('/', 1) + 1));
+            const auto stop_at = truncate ? total / 2 : total;
             http::response<http::buffer_body> res{http::status::ok, 11};
             res.set(http::field::content_type, "application/octet-stream");
-            if (chunked) {
+            if (gzip) {
+                res.set(http::field::transfer_encoding, "gzip, chunked");
+            } else if (chunked) {
                 res.chunked(true);
             } else if (!eof) {
                 res.content_length(total);
@@ -184,12 +219,13 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
             }
             http::response_serializer<http::buffer_body> sr{res};
             std::uint64_t sent = 0;
-            const std::size_t piece = chunked ? 1000 : sizeof chunk;
+            const std::size_t piece = chunked ? 1000 : piece_max;
             do {
-                const auto n2 = static_cast<std::size_t>(std::min<std::uint64_t>(piece, total - sent));
-                for (std::size_t i = 0; i < n2; ++i) {
-                    chunk[i] = pattern_byte(sent + i);
+                if (truncate && sent >= stop_at) {
+                    co_return;  // closes the socket mid-body
                 }
+                const auto n2 = static_cast<std::size_t>(std::min<std::uint64_t>(piece, total - sent));
+                std::memcpy(chunk, pattern_from(sent), n2);
                 sent += n2;
                 res.body().data = n2 != 0 ? chunk : nullptr;
                 res.body().size = n2;
@@ -235,6 +271,34 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
             co_return;
         }
     }
+}
+
+closing_upstream::closing_upstream() {
+    const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    net::co_spawn(
+        ioc_,
+        [this]() -> net::awaitable<void> {
+            for (;;) {
+                auto [ec, sock] = co_await acceptor_.async_accept(use_tuple);
+                if (ec) {
+                    co_return;
+                }
+                ++accepted_;
+                // Dropped at once: whatever the proxy sent is never answered.
+            }
+        },
+        net::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+}
+
+closing_upstream::~closing_upstream() {
+    ioc_.stop();
+    thread_.join();
 }
 
 std::uint16_t closed_port() {

@@ -8,6 +8,9 @@
 //   /chunked/N          200 with N bytes in several chunks (Transfer-Encoding: chunked)
 //   /eof/N              200 with N bytes, no Content-Length, closes to end the body
 //   /download/N         N bytes of a repeating pattern, streamed with Content-Length
+//   /truncate/N         Content-Length N, but closes after N/2 bytes (upstream dies mid-body)
+//   /truncate-chunked/N chunked, closes after N/2 bytes without the last chunk
+//   /gzip-chunked/N     like /chunked/N but labelled "Transfer-Encoding: gzip, chunked"
 //   /upload             reads the body in a streaming way, answers its size and a checksum
 //   /ws                 101 Switching Protocols, then echoes bytes back (a tunnel peer)
 //   /early              101 then writes "hello" at once, before reading anything
@@ -61,6 +64,24 @@ private:
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
     std::vector<seen_request> seen_;
+    std::atomic<std::size_t> accepted_{0};
+};
+
+// A server that accepts every connection and closes it at once, counting them: an upstream
+// that is up at the TCP level but fails every request (passive-health tests).
+class closing_upstream {
+public:
+    closing_upstream();
+    ~closing_upstream();
+    std::uint16_t port() const { return port_; }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    std::size_t connections_accepted() const { return accepted_.load(); }
+
+private:
+    net::io_context ioc_{1};
+    tcp::acceptor acceptor_{ioc_};
+    std::uint16_t port_ = 0;
+    std::thread thread_;
     std::atomic<std::size_t> accepted_{0};
 };
 

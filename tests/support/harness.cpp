@@ -1,7 +1,9 @@
 #include "tests/support/harness.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/socket.h>
+
+#include <cstdlib>
+#include <thread>
 
 namespace anteroom::test {
 
@@ -60,25 +62,35 @@ proxy_under_test::~proxy_under_test() {
 std::uint16_t proxy_under_test::port() const { return server_->listen_endpoints().at(0).port(); }
 std::uint16_t proxy_under_test::admin_port() const { return server_->admin_endpoint().port(); }
 
-raw_client::raw_client(std::uint16_t port, std::chrono::milliseconds timeout) {
+raw_client::raw_client(std::uint16_t port, std::chrono::milliseconds timeout) : timeout_(timeout) {
     sock_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec_);
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    ::setsockopt(sock_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(sock_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+bool raw_client::finish_by(std::chrono::steady_clock::time_point until) {
+    ioc_.restart();
+    ioc_.run_until(until);
+    if (ioc_.stopped()) {
+        return true;  // out of work: the operation completed
+    }
+    beast::error_code ignored;
+    sock_.cancel(ignored);
+    ioc_.restart();
+    ioc_.run();
+    ec_ = net::error::timed_out;
+    return false;
 }
 
 void raw_client::send(std::string_view bytes) {
-    net::write(sock_, net::buffer(bytes), ec_);
+    net::async_write(sock_, net::buffer(bytes), [this](beast::error_code ec, std::size_t) { ec_ = ec; });
+    finish_by(deadline());
 }
 
 std::optional<http::response<http::string_body>> raw_client::read_response(bool head_request) {
     http::response_parser<http::string_body> p;
     p.body_limit(512 * 1024 * 1024);
     p.skip(head_request);
-    http::read(sock_, buf_, p, ec_);
-    if (ec_) {
+    http::async_read(sock_, buf_, p, [this](beast::error_code ec, std::size_t) { ec_ = ec; });
+    if (!finish_by(deadline()) || ec_) {
         return std::nullopt;
     }
     return p.release();
@@ -87,13 +99,18 @@ std::optional<http::response<http::string_body>> raw_client::read_response(bool 
 std::string raw_client::read_until_close() {
     std::string out(static_cast<const char*>(buf_.data().data()), buf_.size());
     buf_.consume(buf_.size());
+    const auto until = deadline();
     char tmp[16384];
     for (;;) {
-        const auto n = sock_.read_some(net::buffer(tmp), ec_);
-        if (ec_) {
+        std::size_t got = 0;
+        sock_.async_read_some(net::buffer(tmp), [&](beast::error_code ec, std::size_t n) {
+            ec_ = ec;
+            got = n;
+        });
+        if (!finish_by(until) || ec_) {
             break;
         }
-        out.append(tmp, n);
+        out.append(tmp, got);
     }
     return out;
 }
@@ -105,21 +122,17 @@ std::string raw_client::read_some() {
         return out;
     }
     char tmp[16384];
-    const auto n = sock_.read_some(net::buffer(tmp), ec_);
-    return ec_ ? std::string() : std::string(tmp, n);
+    std::size_t got = 0;
+    sock_.async_read_some(net::buffer(tmp), [&](beast::error_code ec, std::size_t n) {
+        ec_ = ec;
+        got = n;
+    });
+    return finish_by(deadline()) && !ec_ ? std::string(tmp, got) : std::string();
 }
 
 bool raw_client::closed_by_peer() {
-    char tmp[4096];
-    for (;;) {
-        sock_.read_some(net::buffer(tmp), ec_);
-        if (ec_ == net::error::eof || ec_ == net::error::connection_reset) {
-            return true;
-        }
-        if (ec_) {
-            return false;  // timeout
-        }
-    }
+    read_until_close();
+    return ec_ == net::error::eof || ec_ == net::error::connection_reset;
 }
 
 std::optional<http::response<http::string_body>> get(std::uint16_t port, const std::string& target,
@@ -127,6 +140,32 @@ std::optional<http::response<http::string_body>> get(std::uint16_t port, const s
     raw_client c(port);
     c.send("GET " + target + " HTTP/1.1\r\nHost: test.local\r\n" + extra_headers + "\r\n");
     return c.read_response();
+}
+
+std::string scrape_metrics(std::uint16_t admin_port) {
+    auto res = get(admin_port, "/metrics");
+    return res && res->result_int() == 200 ? res->body() : std::string();
+}
+
+std::optional<double> metric_value(const std::string& text, const std::string& series) {
+    const std::string key = series + " ";
+    for (std::size_t at = 0; (at = text.find(key, at)) != std::string::npos; at += key.size()) {
+        if (at == 0 || text[at - 1] == '\n') {
+            return std::strtod(text.c_str() + at + key.size(), nullptr);
+        }
+    }
+    return std::nullopt;
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= until) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
 }
 
 std::string upstream_block(const std::string& servers, const std::string& extra) {

@@ -2,6 +2,8 @@
 // Integration test harness: an in-process proxy on port 0 built from TOML text, and a raw
 // blocking client that speaks bytes (so tests can send what no well-behaved client would).
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,7 +33,10 @@ private:
 
 std::shared_ptr<const config> must_parse(const std::string& toml);
 
-// A blocking client with a receive timeout (so a broken proxy fails the test, not hangs it).
+// A blocking client with a timeout on every call (so a broken proxy fails the test instead of
+// hanging it). Each call runs one asynchronous operation on the client's own io_context for at
+// most `timeout`; a call that ran out of time leaves ec() == net::error::timed_out. (SO_RCVTIMEO
+// would not do: Asio's synchronous reads poll again, without a limit, when recv times out.)
 class raw_client {
 public:
     explicit raw_client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -42,21 +47,39 @@ public:
     std::string read_until_close();
     // True when the peer closed the connection (EOF or reset) within the timeout.
     bool closed_by_peer();
+    // Whatever arrives next ("" on error or timeout).
     std::string read_some();
     beast::error_code ec() const { return ec_; }
     tcp::socket& socket() { return sock_; }
     beast::flat_buffer& buffer() { return buf_; }
 
 private:
+    // Runs the started operation until it completes or `until`; false (operation cancelled,
+    // ec_ = timed_out) when time ran out.
+    bool finish_by(std::chrono::steady_clock::time_point until);
+    std::chrono::steady_clock::time_point deadline() const { return std::chrono::steady_clock::now() + timeout_; }
+
     net::io_context ioc_;
     tcp::socket sock_{ioc_};
     beast::flat_buffer buf_;
     beast::error_code ec_;
+    std::chrono::milliseconds timeout_;
 };
 
 // One request on a fresh connection; the response or nullopt.
 std::optional<http::response<http::string_body>> get(std::uint16_t port, const std::string& target,
                                                      const std::string& extra_headers = "");
+
+// The admin listener's /metrics text ("" when it could not be fetched).
+std::string scrape_metrics(std::uint16_t admin_port);
+// The value of one series, written exactly as rendered: `name` or `name{a="b",c="d"}`.
+// nullopt when the series is absent. Counters are process-wide (one registry), so tests compare
+// before/after values or use an upstream name of their own.
+std::optional<double> metric_value(const std::string& metrics_text, const std::string& series);
+
+// Re-checks `pred` until it holds or `timeout` passes; for state that another thread updates
+// after the event the test can observe (e.g. a connection count dropping after a close).
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(3));
 
 std::string upstream_block(const std::string& servers_toml_array, const std::string& extra = "");
 
