@@ -195,10 +195,12 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
         }
         if (target.starts_with("/chunked/") || target.starts_with("/eof/") || target.starts_with("/download/") ||
             target.starts_with("/truncate/") || target.starts_with("/truncate-chunked/") ||
-            target.starts_with("/gzip-chunked/")) {
+            target.starts_with("/gzip-chunked/") || target.starts_with("/stall/")) {
             // /truncate*/N announce N bytes (by Content-Length or as chunks), send half of them
-            // and then close: an upstream dying mid-response.
-            const bool truncate = target.starts_with("/truncate");
+            // and then close: an upstream dying mid-response. /stall/N sends half and then
+            // goes quiet until the peer closes: an upstream hanging mid-response.
+            const bool stall = target.starts_with("/stall/");
+            const bool truncate = stall || target.starts_with("/truncate");
             const bool gzip = target.starts_with("/gzip-chunked/");
             const bool chunked = gzip || target.starts_with("/chunked/") || target.starts_with("/truncate-chunked/");
             const bool eof = target.starts_with("/eof/");
@@ -222,6 +224,9 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
             const std::size_t piece = chunked ? 1000 : piece_max;
             do {
                 if (truncate && sent >= stop_at) {
+                    if (stall) {
+                        co_await sock.async_read_some(net::buffer(chunk, 1), use_tuple);  // until closed
+                    }
                     co_return;  // closes the socket mid-body
                 }
                 const auto n2 = static_cast<std::size_t>(std::min<std::uint64_t>(piece, total - sent));

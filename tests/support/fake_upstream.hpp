@@ -11,6 +11,7 @@
 //   /truncate/N         Content-Length N, but closes after N/2 bytes (upstream dies mid-body)
 //   /truncate-chunked/N chunked, closes after N/2 bytes without the last chunk
 //   /gzip-chunked/N     like /chunked/N but labelled "Transfer-Encoding: gzip, chunked"
+//   /stall/N            Content-Length N, sends N/2 bytes, then silence until the peer closes
 //   /upload             reads the body in a streaming way, answers its size and a checksum
 //   /ws                 101 Switching Protocols, then echoes bytes back (a tunnel peer)
 //   /early              101 then writes "hello" at once, before reading anything
