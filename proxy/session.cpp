@@ -684,6 +684,7 @@ net::awaitable<bool> session::tunnel(tcp::socket& upstream, beast::flat_buffer& 
 net::awaitable<bool> session::send_response(request_state& st, http::response<http::string_body>& res,
                                             bool keep_alive) {
     const bool keep = keep_alive && st.client_keep_alive;
+    linger_ = !keep;  // a filter may answer before the request body was read: see linger()
     for (const auto& [name, value] : st.ctx->response_headers) {
         res.insert(name, value);
     }
