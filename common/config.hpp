@@ -76,6 +76,49 @@ struct admin_config {
     std::string token_file;  // bearer token for admin endpoints other than metrics/health
 };
 
+enum class room_mode { fifo, random, passthrough, reject, paused };
+std::string_view to_string(room_mode m);
+std::optional<room_mode> parse_room_mode(std::string_view text);
+
+using unix_ms_t = std::int64_t;  // Unix time in milliseconds
+
+struct room_event {
+    std::optional<unix_ms_t> prequeue_opens;  // before it: the room answers "closed" (state closed)
+    std::optional<unix_ms_t> starts;          // before it: countdown; at it: pre-queue shuffled
+};
+
+struct room_config {
+    std::string id;                      // 1..32 chars [a-z0-9_-]; used in cookie names and metrics
+    std::vector<std::string> paths;      // prefixes, normalised at load ("/book")
+    std::vector<std::string> exclude;    // prefixes or exact paths that bypass the room
+    bool case_insensitive = true;        // match paths ignoring ASCII case
+    room_mode mode = room_mode::fifo;
+    std::uint32_t new_users_per_minute = 60;   // 1..1000000
+    std::uint32_t max_active_users = 1000;     // 1..10000000
+    duration_ms session_idle_timeout{10 * 60'000};
+    duration_ms session_max_duration{60 * 60'000};
+    duration_ms abandon_after{5 * 60'000};
+    duration_ms ticket_max_age{24 * 3600'000};  // a ticket older than this is treated as absent
+    unsigned queued_status_code = 200;          // 200, 202 or 429
+    room_event event;
+    std::string capacity_url;                   // "" = no inventory limit; "http://host:port/path"
+    duration_ms capacity_poll_interval{5'000};
+    std::string waiting_template;               // "" = built-in web/waiting.html
+    std::string landing_path;                   // where an admitted visitor goes without a kept URL; "" = first path
+};
+
+struct admission_config {
+    std::string key_file;         // "" = ephemeral keys (tickets do not survive a restart; warned)
+    bool bind_ip = true;          // bind tickets/passes to the client address prefix
+    unsigned bind_v4_prefix = 24;
+    unsigned bind_v6_prefix = 64;
+    bool bind_user_agent = false;
+    std::string agent_header = "Anteroom-Agent";  // hotline staff bypass header
+    std::string agent_token_file;                 // "" = agent bypass off
+    duration_ms snapshot_interval{1'000};
+    bool cookie_secure = false;   // force Secure on cookies even without TLS (behind a TLS LB)
+};
+
 struct config {
     std::string source_path;  // the file it was loaded from
     std::string state_dir = "var/anteroom";
@@ -84,6 +127,8 @@ struct config {
     std::vector<route_config> routes;        // never empty after validation; longest prefix wins
     log_config log;
     admin_config admin;
+    admission_config admission;
+    std::vector<room_config> rooms;  // may be empty: no waiting room
 
     const upstream_config* find_upstream(const std::string& name) const;
 };
