@@ -120,6 +120,10 @@ public:
     virtual void set_capacity(std::string_view room, std::optional<std::int64_t> available,
                               std::optional<unix_ms> next_at, unix_ms now) = 0;
 
+    // The room's live settings (mode first of all: passthrough rooms take no tickets, reject
+    // rooms answer closed). nullopt when the room does not exist. O(1), request path.
+    virtual std::optional<room_settings> settings(std::string_view room) const = 0;
+
     // Admin API; false when the room does not exist.
     virtual bool update_settings(std::string_view room, const settings_patch& patch, unix_ms now) = 0;
 

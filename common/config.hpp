@@ -108,7 +108,7 @@ struct room_config {
 };
 
 struct admission_config {
-    std::string key_file;         // "" = ephemeral keys (tickets do not survive a restart; warned)
+    std::string key_file;         // "" = <state_dir>/keys.toml, created on first start (one node only)
     bool bind_ip = true;          // bind tickets/passes to the client address prefix
     unsigned bind_v4_prefix = 24;
     unsigned bind_v6_prefix = 64;

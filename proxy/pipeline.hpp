@@ -40,6 +40,10 @@ struct request_ctx {
     std::vector<std::pair<std::string, std::string>> response_headers;
     // Free-form tag for the access log ("admission:queued", ...): static text, no personal data.
     std::string_view log_tag;
+    // Admission: the room this request belongs to and the pass it presented (0 = none), so the
+    // response phase can end that pass when the upstream says `Anteroom-Session: end`.
+    std::string_view room_id;
+    std::uint64_t pass_id = 0;
     // HTTP minor version the client spoke (10 or 11); `request` is rewritten to 1.1 for the upstream.
     unsigned client_version = 11;
 };

@@ -244,7 +244,7 @@ net::awaitable<bool> session::handle_request() {
     const auto& trusted = sc.trusted_proxies;
     const bool peer_trusted = is_trusted(peer_, trusted);
     st.ctx.emplace(request_ctx{req, path, peer_, peer_, false, {}, nullptr, st.start, st.wall_start, {}, {}, {},
-                               req.version()});
+                               {}, 0, req.version()});
     auto& ctx = *st.ctx;
     if (peer_trusted) {
         ctx.client = client_address(peer_, req["X-Forwarded-For"], trusted);
