@@ -282,3 +282,104 @@ bool is_idempotent(http::verb m) {
 }
 
 }  // namespace anteroom::proxy
+
+namespace anteroom::proxy {
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+}  // namespace
+
+std::optional<std::string_view> cookie_value(const http::fields& f, std::string_view name) {
+    for (auto [it, end] = f.equal_range(http::field::cookie); it != end; ++it) {
+        std::string_view rest = it->value();
+        while (!rest.empty()) {
+            const auto semi = rest.find(';');
+            const std::string_view pair = trim(rest.substr(0, semi));
+            rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+            const auto eq = pair.find('=');
+            if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) {
+                continue;
+            }
+            std::string_view value = trim(pair.substr(eq + 1));
+            if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+                value = value.substr(1, value.size() - 2);
+            }
+            return value;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::string_view rest = target.substr(q + 1);
+    rest = rest.substr(0, rest.find('#'));
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const auto eq = pair.find('=');
+        if (pair.substr(0, eq) != name) {
+            continue;
+        }
+        const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+        std::string out;
+        out.reserve(raw.size());
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i] == '+') {
+                out += ' ';
+            } else if (raw[i] != '%') {
+                out += raw[i];
+            } else {
+                if (i + 2 >= raw.size()) {
+                    return std::nullopt;
+                }
+                const int hi = hex_value(raw[i + 1]);
+                const int lo = hex_value(raw[i + 2]);
+                if (hi < 0 || lo < 0) {
+                    return std::nullopt;
+                }
+                out += static_cast<char>(hi * 16 + lo);
+                i += 2;
+            }
+        }
+        return out;
+    }
+    return std::nullopt;
+}
+
+std::string url_encode_component(std::string_view text) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
+    }
+    return out;
+}
+
+}  // namespace anteroom::proxy

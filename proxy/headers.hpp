@@ -2,6 +2,7 @@
 // Header hygiene between client and upstream (RFC 9110 §7.6.1 hop-by-hop fields, RFC 7239
 // Forwarded, X-Forwarded-*, Via, X-Request-Id), and which address is "the client".
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,5 +46,16 @@ bool is_valid_request_id(std::string_view id);
 std::string new_request_id();
 
 bool is_idempotent(http::verb method);
+
+// The value of cookie `name` from the request's Cookie header field(s) (RFC 6265 §5.4: pairs
+// separated by "; "). The first occurrence wins; a quoted value is returned without quotes.
+std::optional<std::string_view> cookie_value(const http::fields& f, std::string_view name);
+
+// The percent-decoded value of query parameter `name` in a request target ("/p?a=1&b=2");
+// '+' is a space. nullopt when absent or when its escapes are malformed.
+std::optional<std::string> query_param(std::string_view target, std::string_view name);
+
+// Percent-encodes everything but unreserved characters (for a URL inside a query parameter).
+std::string url_encode_component(std::string_view text);
 
 }  // namespace anteroom::proxy
