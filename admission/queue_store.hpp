@@ -36,6 +36,11 @@ struct wait_info {
     std::optional<unix_ms> next_capacity_at;  // sold_out: when new appointments are expected
     std::string_view eta_note;  // "" | "paused" | "slowed": why the ETA moved back (static text)
     std::optional<pass> admitted_pass;  // state admitted: the pass to set (same pass on re-poll)
+    // The ticket is no good any more: another room epoch (the room was deleted and created
+    // again), its place was skipped (gone longer than abandon_after, or admitted and not
+    // claimed in time) or used (its pass has ended), or its sequence number is unknown. The
+    // caller treats it as absent (reject_reason::revoked) and issues a new ticket.
+    bool revoked = false;
 };
 
 // Live-changeable settings (admin API); unchanged by a reload of an unchanged room.
@@ -54,6 +59,7 @@ struct settings_patch {
 // Live figures of one room (metrics, admin API, dashboard).
 struct room_figures {
     std::string id;
+    std::uint32_t epoch = 0;                // room incarnation (tickets of another epoch are revoked)
     room_settings settings;
     room_state state = room_state::queued;  // what a new arrival would see
     std::uint64_t issued = 0;               // tickets issued (highest sequence)
@@ -61,7 +67,8 @@ struct room_figures {
     std::uint64_t active = 0;               // active passes + admitted places not yet claimed
     std::uint64_t admitted_total = 0;       // places reached and admitted (incl. bypass)
     std::uint64_t bypass_total = 0;
-    std::uint64_t skipped_total = 0;        // abandoned places skipped
+    std::uint64_t skipped_total = 0;        // abandoned places skipped (incl. unclaimed_total)
+    std::uint64_t unclaimed_total = 0;      // admitted places not claimed within the claim window
     std::uint64_t ended_idle = 0, ended_max = 0, ended_session_end = 0;
     double outflow_per_minute = 0;          // measured admissions per minute (recent)
     std::optional<std::int64_t> available;  // last capacity figure, if capacity_url is set
@@ -102,6 +109,8 @@ public:
     // A waiting visitor shows up (page load or status poll): marks the place alive and says
     // where it stands. When the place has been reached and capacity allows, the answer is
     // `admitted` with a pass (claiming the place; a repeated poll returns the same pass).
+    // Other answers: `revoked` set (see wait_info); reject mode or before prequeue_opens →
+    // closed; passthrough → admitted without a pass (let the request through, nothing to set).
     virtual wait_info poll(std::string_view room, const ticket& t, unix_ms now) = 0;
 
     // A request with a valid-looking pass: still active? Refreshes its idle timer.
