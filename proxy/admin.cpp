@@ -42,6 +42,39 @@ std::string upstream_health_metrics(const runtime& rt) {
     return out;
 }
 
+// PATCH/POST /admin/rooms/<id> with a JSON body of settings, or POST .../pause, .../resume.
+simple_response room_update(const admin_hooks& h, const simple_request& req, std::string_view rest) {
+    if (req.method() != http::verb::patch && req.method() != http::verb::post) {
+        auto r = json(http::status::method_not_allowed, {{"error", "use PATCH (or POST)"}});
+        r.set(http::field::allow, "PATCH, POST");
+        return r;
+    }
+    nlohmann::json patch;
+    std::string_view id = rest;
+    if (rest.ends_with("/pause") || rest.ends_with("/resume")) {
+        const bool pause = rest.ends_with("/pause");
+        id = rest.substr(0, rest.rfind('/'));
+        patch = pause ? nlohmann::json{{"mode", "paused"}} : nlohmann::json{{"resume", true}};
+    } else {
+        patch = nlohmann::json::parse(req.body(), nullptr, false);
+        if (patch.is_discarded()) {
+            return json(http::status::bad_request, {{"error", "body is not valid JSON"}});
+        }
+    }
+    std::string err;
+    bool not_found = false;
+    if (!h.update_room(id, patch, err, not_found)) {
+        return json(not_found ? http::status::not_found : http::status::unprocessable_entity, {{"error", err}});
+    }
+    auto rooms = h.rooms();
+    for (auto& r : rooms) {
+        if (r["id"] == id) {
+            return json(http::status::ok, r);
+        }
+    }
+    return json(http::status::ok, {{"id", id}});
+}
+
 }  // namespace
 
 bool token_matches(std::string_view header, std::string_view token) {
@@ -112,6 +145,12 @@ simple_handler make_admin_handler(admin_hooks hooks) {
                     }
                 }
                 return json(http::status::ok, out);
+            }
+            if (path == "/admin/rooms" && get && h.rooms) {
+                return json(http::status::ok, h.rooms());
+            }
+            if (path.starts_with("/admin/rooms/") && h.update_room) {
+                return room_update(h, req, path.substr(std::string_view("/admin/rooms/").size()));
             }
             return json(http::status::not_found, {{"error", "no such admin endpoint"}});
         }

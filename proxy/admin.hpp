@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "proxy/runtime.hpp"
 #include "proxy/simple_server.hpp"
 
@@ -17,6 +19,9 @@ struct admin_hooks {
     std::function<std::string()> token;  // "" = admin API disabled
     std::function<bool(std::string& err)> reload;
     std::function<std::shared_ptr<const runtime>()> current_runtime;
+    // Rooms: live figures, and a settings change (false + err; not_found for an unknown room).
+    std::function<nlohmann::json()> rooms;
+    std::function<bool(std::string_view id, const nlohmann::json& patch, std::string& err, bool& not_found)> update_room;
 };
 
 simple_handler make_admin_handler(admin_hooks hooks);

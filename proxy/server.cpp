@@ -4,9 +4,12 @@
 #include <map>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "common/endpoint.hpp"
 #include "common/metrics.hpp"
 #include "proxy/admin.hpp"
+#include "proxy/admission.hpp"
 #include "proxy/builtin_upstream.hpp"
 #include "proxy/session.hpp"
 #include "proxy/simple_server.hpp"
@@ -66,6 +69,7 @@ struct server::impl {
     std::unique_ptr<net::signal_set> signals;  // on `control`; destroyed before it
     std::unique_ptr<simple_server> admin;
     std::unique_ptr<simple_server> builtin;
+    std::unique_ptr<admission_service> admission;
     std::optional<listen_address> builtin_address;
     std::string admin_token;
 
@@ -129,6 +133,20 @@ struct server::impl {
         sock.set_option(tcp::no_delay(true), ec);
         auto s = std::make_shared<session>(w, std::move(sock), to_ip(ep.address()));
         net::co_spawn(w.ioc(), s->run(), net::detached);
+    }
+
+    // Admission first (it decides whether a request goes anywhere), then filters from options.
+    filter_chain filters_for(const config& c, std::shared_ptr<const request_filter> admission_filter) {
+        filter_chain out;
+        if (admission_filter) {
+            out.push_back(std::move(admission_filter));
+        }
+        if (opts.make_filters) {
+            for (auto& f : opts.make_filters(c)) {
+                out.push_back(std::move(f));
+            }
+        }
+        return out;
     }
 
     std::uint32_t current_max_connections() {
@@ -207,6 +225,9 @@ struct server::impl {
     void finish_stop() {
         for (auto& w : workers) {
             w->stop();
+        }
+        if (admission) {
+            admission->stop();  // final snapshot: every waiting place and pass survives the restart
         }
         control.stop();
         std::lock_guard lock(mu);
@@ -296,8 +317,16 @@ bool server::start(std::string& err) {
         d.builtin_address = to_listen_address(d.builtin->local_endpoint());
     }
 
-    d.rt = build_runtime(d.cfg, d.opts.make_filters ? d.opts.make_filters(c) : filter_chain{}, d.states, m,
-                         d.builtin_address);
+    d.admission = std::make_unique<admission_service>(m);
+    if (!d.admission->open(d.cfg, err)) {
+        return false;
+    }
+    auto admission_filter = d.admission->prepare(d.cfg, err);
+    if (!admission_filter && !err.empty()) {
+        return false;
+    }
+    d.admission->commit(d.cfg);
+    d.rt = build_runtime(d.cfg, d.filters_for(c, std::move(admission_filter)), d.states, m, d.builtin_address);
     for (auto& w : d.workers) {
         w->set_runtime(d.rt);
     }
@@ -310,7 +339,7 @@ bool server::start(std::string& err) {
     }
     if (c.admin.enabled) {
         d.admin = std::make_unique<simple_server>(d.control, make_admin_handler(admin_hooks{
-            [this] { return impl_->metrics.render(); },
+            [this] { return impl_->metrics.render() + impl_->admission->render_metrics(); },
             [this] {
                 std::lock_guard lock(impl_->mu);
                 return !impl_->shared.draining.load() && !impl_->listeners.empty();
@@ -323,6 +352,10 @@ bool server::start(std::string& err) {
             [this] {
                 std::lock_guard lock(impl_->mu);
                 return impl_->rt;
+            },
+            [this] { return impl_->admission->rooms_json(); },
+            [this](std::string_view id, const nlohmann::json& patch, std::string& e, bool& not_found) {
+                return impl_->admission->update_room(id, patch, e, not_found);
             },
         }));
         if (!d.admin->listen(to_endpoint(c.admin.listen), err)) {
@@ -337,6 +370,7 @@ bool server::start(std::string& err) {
     for (auto& w : d.workers) {
         w->start();
     }
+    d.admission->start(d.control);
     d.control_thread = std::thread([&d] {
         auto guard = net::make_work_guard(d.control);
         d.control.run();
@@ -436,6 +470,12 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
         ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
         return false;
     }
+    auto admission_filter = d.admission->prepare(next, err);
+    if (!admission_filter && !err.empty()) {
+        d.reload_failed->inc();
+        ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
+        return false;
+    }
     // Listeners: keep the ones that stay (their sockets and connections are untouched), open
     // the new ones first so a failed bind leaves everything as it was.
     std::vector<impl::listener> kept;
@@ -489,8 +529,8 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
     error_log::set_level(c.log.level);
     d.admin_token = std::move(token);
     d.cfg = next;
-    d.rt = build_runtime(next, d.opts.make_filters ? d.opts.make_filters(c) : filter_chain{}, d.states, d.metrics,
-                         d.builtin_address);
+    d.admission->commit(next);
+    d.rt = build_runtime(next, d.filters_for(c, std::move(admission_filter)), d.states, d.metrics, d.builtin_address);
     d.publish_runtime(d.rt);
     d.reload_ok->inc();
     ANTEROOM_LOG(log_level::info, "config", "reloaded " + (c.source_path.empty() ? std::string("config") : c.source_path));

@@ -4,6 +4,8 @@
 // them in its "listening on" log lines, which is how these tests find them.
 
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 
 #include "common/net.hpp"
 #include "tests/support/fake_upstream.hpp"
+#include "tests/support/harness.hpp"
 #include "tests/support/subprocess.hpp"
 
 namespace anteroom::test {
@@ -209,6 +212,7 @@ struct config_text {
     std::string drain_timeout = "5s";
     std::string access_log;  // "" = off
     unsigned threads = 1;
+    std::string extra;       // appended as is (e.g. [[room]] tables)
 
     std::string str() const {
         std::string l;
@@ -221,7 +225,7 @@ struct config_text {
                "drain_timeout = \"" + drain_timeout + "\"\n"
                "\n[[upstream]]\nname = \"default\"\nservers = [\"" + upstream + "\"]\n"
                "\n[log]\nlevel = \"info\"\naccess_log = \"" + access_log + "\"\n"
-               "\n[admin]\nlisten = \"127.0.0.1:0\"\n";
+               "\n[admin]\nlisten = \"127.0.0.1:0\"\n" + extra;
     }
 };
 
@@ -230,6 +234,20 @@ class running_anteroom {
 public:
     explicit running_anteroom(const config_text& cfg) : config_path_(dir_.file("anteroom.toml")) {
         write_file(config_path_, "state_dir = \"" + dir_.file("state") + "\"\n" + cfg.str());
+        launch();
+    }
+
+    // kill -9, then the same config and state_dir again (ports are new: they are port 0).
+    void kill_and_restart() {
+        proc_->send_signal(SIGKILL);
+        proc_->wait_exit(startup_timeout);
+        launch();
+    }
+
+    std::string state_file(const std::string& name) const { return dir_.file("state/" + name); }
+
+private:
+    void launch() {
         proc_ = std::make_unique<subprocess>(std::vector<std::string>{binary, "serve", "--config", config_path_});
         const bool up = proc_->wait_for_stderr(
             [](std::string_view e) {
@@ -242,6 +260,8 @@ public:
         port_ = port_after(proc_->err(), proxy_line).value();
         admin_port_ = port_after(proc_->err(), admin_line).value();
     }
+
+public:
 
     // Replaces the config file (state_dir kept) and sends SIGHUP; returns the stderr offset from
     // which the reload's own log lines start.
@@ -264,6 +284,71 @@ private:
     std::uint16_t port_ = 0;
     std::uint16_t admin_port_ = 0;
 };
+
+// ---- admission state across a hard restart ----------------------------------------------------------
+
+std::optional<http::response<http::string_body>> get_with(std::uint16_t port, const std::string& target,
+                                                          const std::string& headers) {
+    client c(port);
+    if (!c.connected() ||
+        !c.send("GET " + target + " HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n" + headers + "\r\n")) {
+        return std::nullopt;
+    }
+    return c.read_response();
+}
+
+TEST(anteroom_process, kill_9_keeps_every_waiting_place_and_every_pass) {
+    fake_upstream up;
+    temp_dir secrets;
+    const std::string agent = "agent-token-0123456789abcdef";
+    write_file(secrets.file("agent.token"), agent + "\n");
+    config_text cfg{up.address()};
+    cfg.extra = "\n[admission]\nagent_token_file = \"" + secrets.file("agent.token") +
+                "\"\n\n[[room]]\nid = \"book\"\npaths = [\"/book\"]\nmode = \"paused\"\n";
+    running_anteroom ar(cfg);
+
+    std::vector<std::string> tickets;
+    for (int i = 0; i < 3; ++i) {
+        const auto r = get_with(ar.port(), "/book", "Accept: application/json\r\n");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(nlohmann::json::parse(r->body())["position"], i + 1);
+        tickets.push_back(set_cookie_value(*r, "anteroom_ticket_book").value());
+    }
+    const auto admitted = get_with(ar.port(), "/book/echo", "Anteroom-Agent: " + agent + "\r\n");
+    ASSERT_TRUE(admitted);
+    ASSERT_EQ(admitted->result_int(), 200);
+    const auto pass = set_cookie_value(*admitted, "anteroom_pass_book").value();
+    ASSERT_EQ(up.request_count(), 1u);
+
+    // The store snapshots every second: wait for one written after the last change, then kill -9.
+    const auto changed = fs::file_time_type::clock::now();
+    ASSERT_TRUE(eventually(
+        [&] {
+            std::error_code ec;
+            const auto t = fs::last_write_time(ar.state_file("admission.snapshot"), ec);
+            return !ec && t > changed;
+        },
+        5s));
+    ar.kill_and_restart();
+
+    for (int i = 0; i < 3; ++i) {
+        const auto r = get_with(ar.port(), "/_anteroom/status?room=book",
+                                "Accept: application/json\r\nCookie: anteroom_ticket_book=" + tickets[i] + "\r\n");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->result_int(), 200) << r->body();
+        const auto j = nlohmann::json::parse(r->body());
+        EXPECT_EQ(j["state"], "paused");
+        EXPECT_EQ(j["position"], i + 1);
+    }
+    const auto again = get_with(ar.port(), "/book/echo", "Cookie: anteroom_pass_book=" + pass + "\r\n");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->result_int(), 200);
+    EXPECT_EQ(up.request_count(), 2u);
+    // A newcomer after the restart queues behind the three.
+    const auto late = get_with(ar.port(), "/book", "Accept: application/json\r\n");
+    ASSERT_TRUE(late);
+    EXPECT_EQ(nlohmann::json::parse(late->body())["position"], 4);
+}
 
 // ---- command line ----------------------------------------------------------------------------------
 

@@ -262,6 +262,9 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
         } else {
             res.body() = "ok\n";
         }
+        if (target.ends_with("/session-end")) {
+            res.set("Anteroom-Session", "end");
+        }
         res.keep_alive(keep);
         if (res.result_int() == 204 || res.result_int() == 304) {
             // No body and no Content-Length framing (RFC 9110 §8.6).

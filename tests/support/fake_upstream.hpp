@@ -15,6 +15,7 @@
 //   /upload             reads the body in a streaming way, answers its size and a checksum
 //   /ws                 101 Switching Protocols, then echoes bytes back (a tunnel peer)
 //   /early              101 then writes "hello" at once, before reading anything
+//   .../session-end     200 with "Anteroom-Session: end" (the portal ends an admitted visit)
 //
 // Every request head it sees is recorded for assertions.
 

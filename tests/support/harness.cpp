@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 namespace anteroom::test {
@@ -21,8 +22,13 @@ std::shared_ptr<const config> must_parse(const std::string& toml) {
 }
 
 proxy_under_test::proxy_under_test(const std::string& toml, proxy::filter_chain filters, unsigned threads) {
-    const std::string base = "state_dir = \"/tmp/anteroom-test\"\n"
-                             "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = " + std::to_string(threads) + "\n";
+    // Each proxy gets its own state_dir (admission snapshots, keys) unless the test sets one.
+    std::string base;
+    if (toml.find("state_dir") == std::string::npos) {
+        own_state_dir_ = make_temp_dir("anteroom-state");
+        base = "state_dir = \"" + own_state_dir_ + "\"\n";
+    }
+    base += "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = " + std::to_string(threads) + "\n";
     std::string text = base;
     // Let a test's own [server] keys land in the same table.
     std::string rest = toml;
@@ -57,6 +63,18 @@ proxy_under_test::proxy_under_test(const std::string& toml, proxy::filter_chain 
 proxy_under_test::~proxy_under_test() {
     server_->stop();
     server_->wait();
+    if (!own_state_dir_.empty()) {
+        std::error_code ec;
+        std::filesystem::remove_all(own_state_dir_, ec);
+    }
+}
+
+std::string make_temp_dir(const std::string& stem) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / (stem + "-XXXXXX")).string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    return tmpl;
 }
 
 std::uint16_t proxy_under_test::port() const { return server_->listen_endpoints().at(0).port(); }
@@ -170,6 +188,20 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 
 std::string upstream_block(const std::string& servers, const std::string& extra) {
     return "[[upstream]]\nname = \"default\"\nservers = " + servers + "\n" + extra + "\n";
+}
+
+std::optional<std::string> set_cookie_value(const http::response<http::string_body>& r, const std::string& name) {
+    for (const auto& f : r) {
+        if (!beast::iequals(f.name_string(), "Set-Cookie")) {
+            continue;
+        }
+        const std::string_view v = f.value();
+        if (v.starts_with(name + "=")) {
+            const auto start = name.size() + 1;
+            return std::string(v.substr(start, v.find(';') - start));
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace anteroom::test

@@ -27,9 +27,13 @@ public:
     std::shared_ptr<const config> cfg() const { return cfg_; }
 
 private:
+    std::string own_state_dir_;  // removed at destruction
     std::shared_ptr<const config> cfg_;
     std::unique_ptr<proxy::server> server_;
 };
+
+// A fresh directory under the system temp dir (mkdtemp); the caller removes it.
+std::string make_temp_dir(const std::string& stem);
 
 std::shared_ptr<const config> must_parse(const std::string& toml);
 
@@ -80,6 +84,10 @@ std::optional<double> metric_value(const std::string& metrics_text, const std::s
 // Re-checks `pred` until it holds or `timeout` passes; for state that another thread updates
 // after the event the test can observe (e.g. a connection count dropping after a close).
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(3));
+
+// The value of cookie `name` from a response's Set-Cookie fields (an empty value — a deletion —
+// counts), or nullopt.
+std::optional<std::string> set_cookie_value(const http::response<http::string_body>& r, const std::string& name);
 
 std::string upstream_block(const std::string& servers_toml_array, const std::string& extra = "");
 
