@@ -16,7 +16,8 @@ build: deps
 run: build
 	build/release/app/anteroom serve --config $(CONFIG)
 
-test: deps
+test:
+	@scripts/install-deps.sh --test
 	cmake --preset debug-asan >/dev/null
 	cmake --build --preset debug-asan -j $(JOBS)
 	ctest --preset debug-asan

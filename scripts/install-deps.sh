@@ -13,6 +13,10 @@ packages=(
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)
 fi
+if [[ "${1:-}" == "--test" ]]; then
+  # The browser end-to-end test: headless Chromium driven over the DevTools protocol.
+  packages+=(chromium python3-websocket)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
