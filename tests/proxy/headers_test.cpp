@@ -285,5 +285,41 @@ TEST(methods, idempotent_per_rfc_9110) {
     }
 }
 
+TEST(cookies, finds_a_cookie_across_fields_and_pairs) {
+    http::fields f;
+    f.insert(http::field::cookie, "a=1; anteroom_ticket_book=T1;b=2");
+    f.insert(http::field::cookie, "anteroom_pass_book=\"P1\"");
+    EXPECT_EQ(cookie_value(f, "anteroom_ticket_book"), "T1");
+    EXPECT_EQ(cookie_value(f, "anteroom_pass_book"), "P1");  // quotes removed
+    EXPECT_EQ(cookie_value(f, "b"), "2");
+    EXPECT_FALSE(cookie_value(f, "anteroom_ticket"));       // no prefix matches
+    EXPECT_FALSE(cookie_value(f, "c"));
+    http::fields dup;
+    dup.insert(http::field::cookie, "x=first; x=second; empty=");
+    EXPECT_EQ(cookie_value(dup, "x"), "first");
+    EXPECT_EQ(cookie_value(dup, "empty"), "");
+    EXPECT_FALSE(cookie_value(http::fields{}, "x"));
+}
+
+TEST(query, decodes_parameters_and_refuses_bad_escapes) {
+    EXPECT_EQ(query_param("/_anteroom/status?room=book&return=%2Fbook%3Fx%3D1", "return"), "/book?x=1");
+    EXPECT_EQ(query_param("/s?room=book", "room"), "book");
+    EXPECT_EQ(query_param("/s?a=1+2&room=", "a"), "1 2");
+    EXPECT_EQ(query_param("/s?room=", "room"), "");
+    EXPECT_EQ(query_param("/s?room", "room"), "");
+    EXPECT_EQ(query_param("/s?rooms=x&room=y#frag", "room"), "y");
+    EXPECT_FALSE(query_param("/s?x=1", "room"));
+    EXPECT_FALSE(query_param("/s", "room"));
+    EXPECT_FALSE(query_param("/s?room=%2", "room"));
+    EXPECT_FALSE(query_param("/s?room=%zz", "room"));
+}
+
+TEST(query, url_encoding_round_trips_through_query_param) {
+    for (const std::string v : {"/book/a?x=1&y=2", "ä ö/#%+", ""}) {
+        EXPECT_EQ(query_param("/s?v=" + url_encode_component(v), "v"), v);
+    }
+    EXPECT_EQ(url_encode_component("a-b_c.d~e/f"), "a-b_c.d~e%2Ff");
+}
+
 }  // namespace
 }  // namespace anteroom::proxy
