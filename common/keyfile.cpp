@@ -1,7 +1,6 @@
 #include "common/keyfile.hpp"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,38 +11,10 @@
 
 namespace anteroom {
 
-namespace {
-
-std::string base64url(const unsigned char* p, std::size_t n) {
-    static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        const unsigned v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
-        out += tbl[(v >> 18) & 63];
-        out += tbl[(v >> 12) & 63];
-        out += tbl[(v >> 6) & 63];
-        out += tbl[v & 63];
-    }
-    if (i + 1 == n) {
-        const unsigned v = p[i] << 16;
-        out += tbl[(v >> 18) & 63];
-        out += tbl[(v >> 12) & 63];
-    } else if (i + 2 == n) {
-        const unsigned v = (p[i] << 16) | (p[i + 1] << 8);
-        out += tbl[(v >> 18) & 63];
-        out += tbl[(v >> 12) & 63];
-        out += tbl[(v >> 6) & 63];
-    }
-    return out;
-}
-
-}  // namespace
-
 bool write_new_keyfile(const std::string& path, bool force, std::string& err) {
-    unsigned char key[32];
-    unsigned char id_bytes[6];
-    if (RAND_bytes(key, sizeof key) != 1 || RAND_bytes(id_bytes, sizeof id_bytes) != 1) {
+    std::array<std::uint8_t, 32> key{};
+    key_id id_bytes{};
+    if (!crypto::random_bytes(key) || !crypto::random_bytes(id_bytes)) {
         err = "no randomness available from OpenSSL";
         return false;
     }
@@ -56,10 +27,10 @@ bool write_new_keyfile(const std::string& path, bool force, std::string& err) {
                              "# Tickets and passes are signed with `active`; every key listed verifies.\n"
                              "# Rotate: add a new [[key]], make it active, remove the old one after the\n"
                              "# longest pass lifetime has passed.\n"
-                             "active = \"" + base64url(id_bytes, sizeof id_bytes) + "\"\n\n"
+                             "active = \"" + crypto::base64url_encode(id_bytes) + "\"\n\n"
                              "[[key]]\n"
-                             "id = \"" + base64url(id_bytes, sizeof id_bytes) + "\"\n"
-                             "secret = \"" + base64url(key, sizeof key) + "\"\n"
+                             "id = \"" + crypto::base64url_encode(id_bytes) + "\"\n"
+                             "secret = \"" + crypto::base64url_encode(key) + "\"\n"
                              "created = \"" + created + "\"\n";
     // Without force: O_EXCL, so an existing file is never touched. With force: a temporary file
     // renamed over the old one, so a failed write (disk full) cannot destroy the keys in use.
