@@ -28,7 +28,8 @@ struct page_context {
 };
 
 // A parsed template: HTML with {{placeholders}} (documented in docs/configuration.md).
-// Placeholders are HTML-escaped on output. Unknown placeholders are a load error.
+// Placeholders are HTML-escaped on output, so they belong in text and quoted attributes, never
+// inside <script>. Unknown or unclosed placeholders are a load error ("file:line: ...").
 class page_template {
 public:
     static std::shared_ptr<const page_template> builtin();  // web/waiting.html compiled in
@@ -45,8 +46,10 @@ private:
 // `GET /_anteroom/status` body. `go_to` is set when the state is admitted (the URL to go to).
 std::string status_json(std::string_view room, const wait_info& info, std::optional<std::string_view> go_to);
 
-// The text for closed / reject-mode rooms (HTML in the chosen language).
-std::string closed_page(const room_config& room, language lang);
+// The page for closed / reject-mode rooms (HTML in the chosen language, built-in template).
+// With `now` before the room's prequeue_opens it says when the room opens and counts down to it
+// (then reloads itself); otherwise it says that there is no access at the moment.
+std::string closed_page(const room_config& room, language lang, std::optional<unix_ms> now = std::nullopt);
 
 // Checks a `return` URL from a status poll: a path starting with a single '/', no scheme or
 // authority, no control characters, ≤ 2048 bytes, inside the room's paths. nullopt otherwise.

@@ -1,5 +1,6 @@
 #include "common/config.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -171,6 +172,24 @@ std::string listen_address::text() const {
         return "[" + host + "]:" + port_text;
     }
     return host + ":" + port_text;
+}
+
+namespace {
+
+constexpr std::array<std::string_view, 5> room_mode_names{"fifo", "random", "passthrough", "reject", "paused"};
+
+}  // namespace
+
+std::string_view to_string(room_mode m) {
+    return room_mode_names.at(static_cast<std::size_t>(m));
+}
+
+std::optional<room_mode> parse_room_mode(std::string_view text) {
+    const auto it = std::find(room_mode_names.begin(), room_mode_names.end(), text);
+    if (it == room_mode_names.end()) {
+        return std::nullopt;
+    }
+    return static_cast<room_mode>(it - room_mode_names.begin());
 }
 
 const upstream_config* config::find_upstream(const std::string& name) const {

@@ -9,6 +9,7 @@
 
 #include "common/config.hpp"
 #include "common/config_reader.hpp"
+#include "common/config_room.hpp"
 
 namespace anteroom {
 
@@ -442,6 +443,12 @@ config_result parse_checked(std::string_view text, const std::string& name) {
     with_section(root, "log", [&](table_reader& r) { read_log(r, cfg->log); });
     std::uint32_t admin_listen_line = 0;
     with_section(root, "admin", [&](table_reader& r) { admin_listen_line = read_admin(r, cfg->admin); });
+    with_section(root, "admission", [&](table_reader& r) { read_admission(r, cfg->admission); });
+    std::vector<room_source> room_src;
+    for_each_table(root, "room", [&](table_reader& r, const std::string& key) {
+        cfg->rooms.emplace_back();
+        room_src.push_back(read_room(r, cfg->rooms.back(), key));
+    });
     root.finish();
 
     if (!has_upstreams) {
@@ -459,6 +466,7 @@ config_result parse_checked(std::string_view text, const std::string& name) {
     check_upstream_names(sink, *cfg, up_src);
     check_routes(sink, *cfg, up_src, route_src);
     check_admin_listen(sink, *cfg, admin_listen_line, server_listen_line);
+    check_rooms(sink, cfg->rooms, room_src);
 
     if (!sink.empty()) {
         return {nullptr, sink.take()};

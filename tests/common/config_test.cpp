@@ -7,34 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/config_test_support.hpp"
+
 namespace anteroom {
 namespace {
 
 using namespace std::chrono_literals;
 
-config_result parse(std::string_view text) {
-    return parse_config(text, "test.toml");
-}
-
-std::vector<std::string> texts(const config_result& r) {
-    std::vector<std::string> out;
-    for (const auto& e : r.errors) {
-        out.push_back(e.text());
-    }
-    return out;
-}
-
-// The one error a snippet must produce; fails the test (with every message) otherwise.
-config_error only_error(const config_result& r) {
-    EXPECT_EQ(r.cfg, nullptr);
-    EXPECT_EQ(r.errors.size(), 1u) << ::testing::PrintToString(texts(r));
-    return r.errors.empty() ? config_error{} : r.errors.front();
-}
-
-void expect_valid(const config_result& r) {
-    ASSERT_TRUE(r.errors.empty()) << ::testing::PrintToString(texts(r));
-    ASSERT_NE(r.cfg, nullptr);
-}
+using config_test::expect_valid;
+using config_test::only_error;
+using config_test::parse;
+using config_test::texts;
 
 // ---- defaults --------------------------------------------------------------------------------
 
@@ -101,7 +84,7 @@ servers = ["[::1]:8000", "127.0.0.1:8001"]
 TEST(config, unknown_top_level_key) {
     const auto e = only_error(parse("# comment\nstatedir = \"x\"\n"));
     EXPECT_EQ(e.text(), "test.toml:2: statedir: unknown key; allowed keys: state_dir, server, upstream, "
-                        "route, log, admin");
+                        "route, log, admin, admission, room");
 }
 
 TEST(config, unknown_nested_key_names_the_line_and_allowed_keys) {
@@ -699,6 +682,35 @@ void expect_same_settings(const config& a, const config& b) {
     EXPECT_EQ(a.admin.enabled, b.admin.enabled);
     EXPECT_EQ(a.admin.listen, b.admin.listen);
     EXPECT_EQ(a.admin.token_file, b.admin.token_file);
+    EXPECT_EQ(a.admission.key_file, b.admission.key_file);
+    EXPECT_EQ(a.admission.bind_ip, b.admission.bind_ip);
+    EXPECT_EQ(a.admission.bind_v4_prefix, b.admission.bind_v4_prefix);
+    EXPECT_EQ(a.admission.bind_v6_prefix, b.admission.bind_v6_prefix);
+    EXPECT_EQ(a.admission.bind_user_agent, b.admission.bind_user_agent);
+    EXPECT_EQ(a.admission.agent_header, b.admission.agent_header);
+    EXPECT_EQ(a.admission.agent_token_file, b.admission.agent_token_file);
+    EXPECT_EQ(a.admission.snapshot_interval, b.admission.snapshot_interval);
+    EXPECT_EQ(a.admission.cookie_secure, b.admission.cookie_secure);
+}
+
+// The shipped example room documents every room key at its default, except what makes it an
+// example (id, paths, exclude, rate).
+void expect_default_room_settings(const room_config& a) {
+    const room_config b;
+    EXPECT_EQ(a.case_insensitive, b.case_insensitive);
+    EXPECT_EQ(a.mode, b.mode);
+    EXPECT_EQ(a.max_active_users, b.max_active_users);
+    EXPECT_EQ(a.session_idle_timeout, b.session_idle_timeout);
+    EXPECT_EQ(a.session_max_duration, b.session_max_duration);
+    EXPECT_EQ(a.abandon_after, b.abandon_after);
+    EXPECT_EQ(a.ticket_max_age, b.ticket_max_age);
+    EXPECT_EQ(a.queued_status_code, b.queued_status_code);
+    EXPECT_EQ(a.event.prequeue_opens, b.event.prequeue_opens);
+    EXPECT_EQ(a.event.starts, b.event.starts);
+    EXPECT_EQ(a.capacity_url, b.capacity_url);
+    EXPECT_EQ(a.capacity_poll_interval, b.capacity_poll_interval);
+    EXPECT_EQ(a.waiting_template, b.waiting_template);
+    EXPECT_EQ(a.landing_path, b.landing_path);
 }
 #endif
 
@@ -717,6 +729,15 @@ TEST(config_file, shipped_default_config_loads_cleanly) {
     EXPECT_EQ(c.admin.listen, (listen_address{"127.0.0.1", 9090}));
     EXPECT_EQ(c.admin.token_file, "");
     expect_same_settings(c, *parse("").cfg);
+    // One example room, so `make run` shows the waiting room.
+    ASSERT_EQ(c.rooms.size(), 1u);
+    const room_config& portal = c.rooms[0];
+    EXPECT_EQ(portal.id, "portal");
+    EXPECT_EQ(portal.paths, (std::vector<std::string>{"/"}));
+    EXPECT_EQ(portal.exclude, (std::vector<std::string>{"/favicon.ico", "/robots.txt", "/static/"}));
+    EXPECT_EQ(portal.new_users_per_minute, 60u);
+    EXPECT_EQ(portal.max_active_users, 1000u);
+    expect_default_room_settings(portal);
 #else
     GTEST_SKIP() << "ANTEROOM_SOURCE_DIR not defined";
 #endif

@@ -1,0 +1,33 @@
+#pragma once
+// The [admission] and [[room]] part of the config schema (config_schema.cpp reads the rest).
+// Room paths are checked with the waiting room's own normalisation and templates with its own
+// parser (anteroom_admission), so check-config rejects exactly what the proxy would misread.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/config_reader.hpp"
+
+namespace anteroom::config_detail {
+
+void read_admission(table_reader& r, admission_config& a);
+
+// Where the checks across rooms point.
+struct room_source {
+    struct origin {
+        std::uint32_t line = 0;
+        std::string key;  // "room[1].paths[0]"
+    };
+    std::string key;             // "room[1]"
+    std::uint32_t id_line = 0;   // 0: the id is missing or invalid
+    std::vector<origin> paths;   // parallel to room_config::paths
+};
+
+room_source read_room(table_reader& r, room_config& room, std::string key);
+
+// Unique ids; no path claimed by two rooms.
+void check_rooms(error_sink& sink, const std::vector<room_config>& rooms, const std::vector<room_source>& src);
+
+}  // namespace anteroom::config_detail
