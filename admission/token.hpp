@@ -71,13 +71,20 @@ struct binding_policy {
     unsigned v4_prefix = 24;
     unsigned v6_prefix = 64;
     bool user_agent = false;     // bind to a hash of the User-Agent
+    bool binds_anything() const { return ip_prefix || user_agent; }
 };
 
-// Keyed 64-bit binding value (HMAC under the active key's sibling derivation, so it cannot be
-// computed without the keys). 0 never occurs for a bound policy; an unbound policy yields 0.
+// Keyed 64-bit binding value: HMAC under `key`, domain-separated from token MACs, of the policy,
+// the truncated address and the User-Agent, so it cannot be computed without the key and holds
+// neither value. Never 0 when the policy binds anything; 0 when it binds nothing.
+std::uint64_t client_binding(const signing_key& key, const binding_policy& policy, const ip_address& client,
+                             std::string_view user_agent);
+// The binding for a token about to be encoded with `keys`, i.e. under keys.signer().
 std::uint64_t client_binding(const key_ring& keys, const binding_policy& policy, const ip_address& client,
                              std::string_view user_agent);
 
+// Signed with keys.signer(). The room must be 1..64 bytes (std::invalid_argument otherwise: the
+// config guarantees it, so that is a bug, never bad input).
 std::string encode(const ticket& t, const key_ring& keys);
 std::string encode(const pass& p, const key_ring& keys);
 std::string encode(const invitation& i, const key_ring& keys);
@@ -85,14 +92,27 @@ std::string encode(const invitation& i, const key_ring& keys);
 template <class T>
 using decoded = std::variant<T, reject_reason>;
 
-// Checks format, key id and MAC, then room, binding (when expected_binding != 0 or the token
-// carries one) and time. max_age applies to tickets (issued_at + max_age < now → expired).
+// What a presented token is checked against. Checks run in this order, and the first failing
+// one is the reason: malformed → unknown_key → bad_signature → wrong_room → expired / future →
+// wrong_binding.
+//
+// Binding: the verifier knows the client, not a precomputed value, because the value depends on
+// the key that signed the token, which only decoding reveals (after a rotation, tokens signed by
+// an older key still verify). When `binding` binds anything, the token's binding must equal
+// client_binding() of this client under the signing key — or under another key of the ring,
+// since a pass carries the binding of the ticket it was admitted from — and an unbound token is
+// wrong_binding. When it binds nothing, bindings are not checked. Invitations carry none.
+//
+// Use designated initializers: verify_context{.room = id, .binding = policy, .client = addr,
+// .user_agent = ua, .now = now, .max_age_ms = max_age}.
 struct verify_context {
     std::string_view room;
-    std::uint64_t binding = 0;
+    binding_policy binding;            // the policy in force now
+    ip_address client;                 // the presenting client's address (not truncated)
+    std::string_view user_agent;
     unix_ms now = 0;
-    unix_ms max_age_ms = 0;        // tickets only; 0 = no limit
-    unix_ms allowed_skew_ms = 60'000;
+    unix_ms max_age_ms = 0;            // tickets: issued_at + max_age_ms < now → expired; 0 = no limit
+    unix_ms allowed_skew_ms = 60'000;  // issued_at/admitted_at > now + skew → future
 };
 
 decoded<ticket> decode_ticket(std::string_view text, const key_ring& keys, const verify_context& ctx);

@@ -128,7 +128,7 @@ constexpr auto decode_table = make_decode_table();
 
 std::string base64url_encode(std::span<const std::uint8_t> data) {
     const std::size_t n = data.size();
-    std::string out((n / 3) * 4 + (n % 3 == 0 ? 0 : n % 3 + 1), '\0');
+    std::string out(base64url_encoded_size(n), '\0');
     const std::uint8_t* p = data.data();
     char* o = out.data();
     std::size_t i = 0;
@@ -152,15 +152,14 @@ std::string base64url_encode(std::span<const std::uint8_t> data) {
     return out;
 }
 
-std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text) {
-    const std::size_t n = text.size();
-    if (n % 4 == 1) {
-        return std::nullopt;  // one character carries only 6 bits: never a whole byte
+std::optional<std::size_t> base64url_decode(std::string_view text, std::span<std::uint8_t> out) {
+    const auto size = base64url_decoded_size(text.size());
+    if (!size || *size > out.size()) {
+        return std::nullopt;  // one character alone carries only 6 bits: never a whole byte
     }
-    std::vector<std::uint8_t> out;
-    out.reserve(n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1));
     std::uint32_t acc = 0;
     unsigned bits = 0;
+    std::size_t w = 0;
     for (const char c : text) {
         const std::uint8_t v = decode_table[static_cast<unsigned char>(c)];
         if (v == 64) {
@@ -170,12 +169,24 @@ std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text)
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            out.push_back(static_cast<std::uint8_t>(acc >> bits));
+            out[w++] = static_cast<std::uint8_t>(acc >> bits);
             acc &= (1u << bits) - 1;
         }
     }
     if (acc != 0) {
         return std::nullopt;  // non-zero padding bits: a second spelling of the same bytes
+    }
+    return w;
+}
+
+std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text) {
+    const auto size = base64url_decoded_size(text.size());
+    if (!size) {
+        return std::nullopt;
+    }
+    std::vector<std::uint8_t> out(*size);
+    if (!base64url_decode(text, out)) {
+        return std::nullopt;
     }
     return out;
 }

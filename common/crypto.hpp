@@ -45,6 +45,15 @@ private:
 // outside the alphabet and non-canonical trailing bits.
 std::string base64url_encode(std::span<const std::uint8_t> data);
 std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text);
+// The same into a caller's buffer, without allocating: the number of bytes written, or nullopt
+// when the text is invalid or its bytes do not fit into out.
+std::optional<std::size_t> base64url_decode(std::string_view text, std::span<std::uint8_t> out);
+// Exact lengths: encoded characters for n bytes, and bytes for n characters (nullopt: no
+// unpadded base64url text has that length).
+constexpr std::size_t base64url_encoded_size(std::size_t n) { return (n * 4 + 2) / 3; }
+constexpr std::optional<std::size_t> base64url_decoded_size(std::size_t n) {
+    return n % 4 == 1 ? std::nullopt : std::optional<std::size_t>(n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1));
+}
 
 // Constant-time equality of two byte strings of the same length (false if lengths differ).
 bool equal_ct(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);

@@ -48,6 +48,7 @@ std::shared_ptr<const key_ring> load_keyfile(const std::string& path, std::strin
                                              std::string* warning = nullptr);
 
 // A fresh ring with one random key, for tests and for `make run` before keygen was called.
+// Throws std::runtime_error when OpenSSL has no randomness (startup only).
 std::shared_ptr<const key_ring> make_ephemeral_key_ring();
 
 }  // namespace anteroom

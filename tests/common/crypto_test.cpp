@@ -203,6 +203,18 @@ TEST(crypto_base64url, decode_rejects_non_canonical_trailing_bits) {
     EXPECT_FALSE(base64url_decode("Zm9"));
 }
 
+TEST(crypto_base64url, decodes_into_a_caller_buffer_without_overflowing_it) {
+    std::array<std::uint8_t, 6> buf{};
+    EXPECT_EQ(base64url_decode("Zm9vYmFy", buf), 6u);
+    EXPECT_EQ(std::string(buf.begin(), buf.end()), "foobar");
+    EXPECT_EQ(base64url_decode("Zm9v", buf), 3u);
+    EXPECT_FALSE(base64url_decode("Zm9vYmFyYg", buf));  // 7 bytes do not fit
+    EXPECT_FALSE(base64url_decode("Zm9v!", buf));
+    EXPECT_EQ(base64url_decoded_size(10), 7u);
+    EXPECT_FALSE(base64url_decoded_size(5));
+    EXPECT_EQ(base64url_encoded_size(7), 10u);
+}
+
 TEST(crypto_equal_ct, compares_contents_and_lengths) {
     const auto a = bytes("secret-value");
     auto b = a;
