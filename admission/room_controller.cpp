@@ -52,7 +52,7 @@ bool make_room_identity(unix_ms now, room_identity& out) {
 // ---- place_ring ----------------------------------------------------------------------------
 
 void place_ring::grow() {
-    blocks_.push_back(std::make_unique<place[]>(block_places));
+    blocks_.push_back(std::make_unique_for_overwrite<place[]>(block_places));
     tail_ = blocks_.back().get();
     tail_fill_ = 0;
 }
@@ -260,13 +260,14 @@ std::optional<ticket> room_controller::issue(std::uint64_t binding, unix_ms now)
     if (ph == phase::closed || issued_ + 1 - front_ >= max_unresolved) {
         return std::nullopt;
     }
-    place p;
+    place p{};
     p.set_seen(secs(now));
     ring_.push_back(p);
     ++issued_;
     ++waiting_;
-    return ticket{cfg_.id, issued_, now, binding,
-                  static_cast<std::uint8_t>(ph == phase::prequeue ? ticket_flag_prequeue : 0), ident_.epoch};
+    return std::optional<ticket>(std::in_place, cfg_.id, issued_, now, binding,
+                                 static_cast<std::uint8_t>(ph == phase::prequeue ? ticket_flag_prequeue : 0),
+                                 ident_.epoch);
 }
 
 wait_info room_controller::poll(const ticket& t, unix_ms now) {

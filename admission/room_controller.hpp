@@ -15,11 +15,13 @@
 //   ghost     a sequence number reserved by the lease of a snapshot but maybe never handed out
 //             (after a restart): skipped silently when reached unless its ticket shows up
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,8 +52,9 @@ enum class place_state : std::uint8_t { waiting = 0, ghost = 1, pending = 2, cla
 struct place {
     static constexpr std::uint32_t time_mask = (1u << 28) - 1;
 
-    std::uint32_t seen_state = 0;  // bits 0..27: last seen; bits 28..31: place_state
-    std::uint32_t promise = 0;     // bits 0..27: promised latest admission (ETA high), 0 = none;
+    // Trivial (no member initialisers), so a new block is not written twice; use place{}.
+    std::uint32_t seen_state;  // bits 0..27: last seen; bits 28..31: place_state
+    std::uint32_t promise;     // bits 0..27: promised latest admission (ETA high), 0 = none;
                                    // bits 28..31: refresh class told last (n × 5 s; 0 = never polled)
 
     place_state state() const { return static_cast<place_state>(seen_state >> 28); }
@@ -72,7 +75,7 @@ struct place {
 
 // Seconds from `then` to `now` on the 28-bit circle.
 inline std::uint32_t serial_age(std::uint32_t now_s, std::uint32_t then_s) { return (now_s - then_s) & place::time_mask; }
-static_assert(sizeof(place) == 8);
+static_assert(sizeof(place) == 8 && std::is_trivial_v<place>);
 
 // Places in fixed blocks, so growth never copies and the slack is at most one block; blocks
 // wholly below the front (nothing unresolved) are freed.
@@ -93,6 +96,16 @@ public:
         }
         tail_[tail_fill_++] = p;
         ++end_;
+    }
+    // Calls f(const place*, count) for the stored places in order, one run per block.
+    template <class F>
+    void for_each_run(F&& f) const {
+        std::uint64_t left = end_ - begin_;
+        for (const auto& block : blocks_) {
+            const std::uint64_t n = std::min(left, block_places);
+            f(block.get(), n);
+            left -= n;
+        }
     }
     // Frees whole blocks below q.
     void release_before(std::uint64_t q);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -201,11 +202,17 @@ struct room_codec {
         }
         w.u64(c.ring_.begin());
         w.u64(c.ring_.end() - c.ring_.begin());
-        for (std::uint64_t q = c.ring_.begin(); q < c.ring_.end(); ++q) {
-            const place& p = c.ring_.at(q);
-            w.u32(p.seen_state);
-            w.u32(p.promise);
-        }
+        // Under the room's lock: a memory copy per block where the byte order allows it.
+        c.ring_.for_each_run([&w](const place* run, std::uint64_t n) {
+            if constexpr (std::endian::native == std::endian::little) {
+                w.raw(run, n * sizeof(place));
+            } else {
+                for (std::uint64_t i = 0; i < n; ++i) {
+                    w.u32(run[i].seen_state);
+                    w.u32(run[i].promise);
+                }
+            }
+        });
         w.u64(c.pending_.size());
         for (const auto& e : c.pending_) {
             w.u64(e.q);
@@ -276,7 +283,7 @@ struct room_codec {
         }
         c->ring_.reset(ring_begin);
         for (std::uint64_t i = 0; i < ring_size; ++i) {
-            place p;
+            place p{};
             r.u32(p.seen_state);
             r.u32(p.promise);
             if (static_cast<std::uint8_t>(p.state()) > static_cast<std::uint8_t>(place_state::skipped)) {
@@ -318,7 +325,7 @@ struct room_codec {
             return nullptr;
         }
         // Numbers handed out after this snapshot may exist: they become ghosts.
-        place ghost;
+        place ghost{};
         ghost.set_state(place_state::ghost);
         ghost.set_seen(c->secs(c->last_now_));
         while (c->issued_ < lease_end) {

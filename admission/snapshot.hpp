@@ -34,6 +34,7 @@ public:
     void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v)); }
     void bytes(std::span<const std::uint8_t> v) { out_.append(reinterpret_cast<const char*>(v.data()), v.size()); }
     void str(std::string_view v);
+    void raw(const void* data, std::size_t size) { out_.append(static_cast<const char*>(data), size); }
     void opt_i64(const std::optional<std::int64_t>& v);
     std::string& buffer() { return out_; }
 
