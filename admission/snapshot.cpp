@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view magic = "ANTRSNAP";
 constexpr std::uint64_t min_lease = 1024;
+constexpr std::uint64_t max_lease = std::uint64_t{1} << 22;  // 32 MiB of ghost places at most
 
 std::string errno_text(const std::string& what, const std::string& path) {
     return what + " " + path + ": " + std::strerror(errno);
@@ -192,7 +193,7 @@ struct room_codec {
         // The lease: enough numbers for a few snapshot intervals at the recent issuing rate.
         const std::uint64_t recent = c.issued_ - std::min(c.issued_, c.saved_issued_);
         w.u64(c.issued_);
-        w.u64(c.issued_ + std::max(min_lease, 4 * recent));
+        w.u64(c.issued_ + std::clamp(4 * recent, min_lease, max_lease));
         c.saved_issued_ = c.issued_;
 
         w.u8(c.shuffled_ ? 1 : 0);
@@ -225,6 +226,45 @@ struct room_codec {
             pass_fields(w, id, e);
         }
         live_fields(w, c);
+    }
+
+    // The counters the controller keeps incrementally must agree with the places, or a later
+    // decrement would wrap; every pending place must be in the claim list, or it never expires.
+    static bool counts_match(const room_controller& c) {
+        std::uint64_t waiting = 0, pending = 0, listed = 0;
+        for (std::uint64_t q = c.front_; q < c.ring_.end(); ++q) {
+            const place_state st = c.ring_.at(q).state();
+            waiting += st == place_state::waiting ? 1 : 0;
+            pending += st == place_state::pending ? 1 : 0;
+        }
+        for (const auto& e : c.pending_) {
+            listed += c.ring_.at(e.q).state() == place_state::pending ? 1 : 0;
+        }
+        bool below_front_resolved = true;
+        for (std::uint64_t q = c.ring_.begin(); q < c.front_; ++q) {
+            below_front_resolved = below_front_resolved && !c.ring_.at(q).unresolved();
+        }
+        return waiting == c.waiting_ && pending == c.pending_count_ && listed == pending && below_front_resolved;
+    }
+
+    // Times and durations inside a range where the controller's arithmetic cannot overflow.
+    static bool sane(std::int64_t t) { return t >= 0 && t < (std::int64_t{1} << 50); }
+    static bool sane(const std::optional<std::int64_t>& t) { return !t || sane(*t); }
+    static bool times_sane(const room_controller& c) {
+        const room_config& g = c.cfg_;
+        bool ok = sane(g.event.prequeue_opens) && sane(g.event.starts) && sane(c.next_capacity_at_);
+        for (const std::int64_t t : {g.session_idle_timeout.count(), g.session_max_duration.count(),
+                                     g.abandon_after.count(), g.ticket_max_age.count(), c.ident_.created_at,
+                                     c.refilled_at_, c.swept_at_, c.measured_since_, c.slowdown_at_, c.last_now_}) {
+            ok = ok && sane(t);
+        }
+        for (const auto& e : c.pending_) {
+            ok = ok && sane(e.deadline);
+        }
+        for (const auto& [id, e] : c.passes_) {
+            ok = ok && sane(e.admitted_at) && sane(e.expires_at) && sane(e.last_seen);
+        }
+        return ok;
     }
 
     static std::unique_ptr<room_controller> decode(byte_reader& r, std::string& err) {
@@ -277,7 +317,7 @@ struct room_codec {
         r.u64(ring_begin);
         if (!r.count(ring_size, 8) || ring_begin == 0 || (ring_begin - 1) % place_ring::block_places != 0 ||
             ring_begin + ring_size != c->issued_ + 1 || lease_end < c->issued_ ||
-            lease_end - c->issued_ > (std::uint64_t{1} << 26)) {
+            lease_end - c->issued_ > max_lease) {
             err = "bad place ring";
             return nullptr;
         }
@@ -320,10 +360,12 @@ struct room_codec {
                                 std::all_of(c->rank_of_.begin(), c->rank_of_.end(), [&](std::uint32_t q) {
                                     return q >= 1 && q <= c->prequeue_count_;
                                 });
-        if (!r.ok() || !r.at_end() || !consistent) {
+        if (!r.ok() || !r.at_end() || !consistent || cfg.id.empty() || !counts_match(*c) ||
+            !times_sane(*c)) {
             err = r.ok() && !r.at_end() ? "trailing bytes in room record" : "bad room record";
             return nullptr;
         }
+        c->tokens_ = std::clamp<std::int64_t>(c->tokens_, 0, c->bucket_capacity());
         // Numbers handed out after this snapshot may exist: they become ghosts.
         place ghost{};
         ghost.set_state(place_state::ghost);
