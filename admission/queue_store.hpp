@@ -62,7 +62,7 @@ struct room_figures {
     std::uint32_t epoch = 0;                // room incarnation (tickets of another epoch are revoked)
     room_settings settings;
     room_state state = room_state::queued;  // what a new arrival would see
-    std::uint64_t issued = 0;               // tickets issued (highest sequence)
+    std::uint64_t issued = 0;               // tickets issued (highest sequence, incl. a restart's lease)
     std::uint64_t waiting = 0;              // places not yet reached (includes not yet skipped leavers)
     std::uint64_t active = 0;               // active passes + admitted places not yet claimed
     std::uint64_t admitted_total = 0;       // places reached and admitted (incl. bypass)
@@ -146,8 +146,13 @@ public:
 // The embedded store: in memory, snapshotted to `<state_dir>/admission.snapshot`. Loading an
 // existing snapshot restores every room's queue, liveness, passes and live settings (also
 // after kill -9: at most snapshot_interval of changes is lost, and a ticket issued in that
-// window still verifies — its place is re-created on its first poll). A corrupt snapshot is
-// reported in `err` and the store starts empty (the file is kept aside as *.corrupt).
+// window still verifies — its place is re-created on its first poll; a pass admitted in that
+// window is re-created on its first touch_pass). Sequence numbers are leased: a snapshot
+// reserves numbers ahead, and a restart continues after the reservation, so no number is
+// handed to two visitors (the reserved ones count in room_figures::issued). Time while the
+// process was down does not count against abandon_after or the idle timeout. A corrupt
+// snapshot is reported in `err` and the store starts empty (the file is kept aside as
+// *.corrupt); an unreadable one is reported too. Never returns null.
 std::unique_ptr<queue_store> make_embedded_store(const std::string& state_dir, std::string& err);
 
 }  // namespace anteroom::admission
