@@ -301,6 +301,7 @@ wait_info room_controller::poll(const ticket& t, unix_ms now) {
         case place_state::ghost:
             p.set_state(place_state::waiting);
             ++waiting_;
+            ghost_resolved();
             [[fallthrough]];
         case place_state::waiting:
             break;
@@ -326,6 +327,35 @@ wait_info room_controller::poll(const ticket& t, unix_ms now) {
     return waiting_answer(p, q, now);
 }
 
+std::uint64_t room_controller::ghosts_ahead(std::uint64_t q) const {
+    if (ghosts_ == 0 || q <= ghost_begin_) {
+        return 0;
+    }
+    if (q >= ghost_end_) {
+        return ghosts_;
+    }
+    // A ticket from inside the lease (handed out just before a crash): count, bounded.
+    constexpr std::uint64_t max_scan = 1 << 16;
+    std::uint64_t n = 0;
+    const std::uint64_t from = std::max({next_, ghost_begin_, ring_.begin()});
+    for (std::uint64_t x = from; x < q && x < from + max_scan; ++x) {
+        n += ring_.at(x).state() == place_state::ghost ? 1 : 0;
+    }
+    return n;
+}
+
+void room_controller::count_ghosts() {
+    ghosts_ = 0;
+    ghost_begin_ = ghost_end_ = 0;
+    for (std::uint64_t q = std::max(front_, ring_.begin()); q < ring_.end(); ++q) {
+        if (ring_.at(q).state() == place_state::ghost) {
+            ghost_begin_ = ghosts_ == 0 ? q : ghost_begin_;
+            ghost_end_ = q + 1;
+            ++ghosts_;
+        }
+    }
+}
+
 wait_info room_controller::waiting_answer(place& p, std::uint64_t q, unix_ms now) {
     wait_info w;
     w.updated_at = now;
@@ -343,6 +373,7 @@ wait_info room_controller::waiting_answer(place& p, std::uint64_t q, unix_ms now
         high = static_cast<std::int64_t>(std::ceil(static_cast<double>(waiting_) / r_adm * 1.2)) + 15;
     } else {
         w.ahead = q >= next_ ? q - next_ : 0;
+        w.ahead -= std::min(w.ahead, ghosts_ahead(q));
         w.position = w.ahead + 1;
         low = static_cast<std::int64_t>(static_cast<double>(w.ahead) / r_adv * 0.9);
         high = static_cast<std::int64_t>(std::ceil(static_cast<double>(w.ahead + 1) / r_adm * 1.2)) + 15;

@@ -267,6 +267,12 @@ private:
     std::uint64_t bypass_counter_ = 0;
     std::uint64_t rng_ = 0;
     std::uint64_t saved_issued_ = 0;  // issued_ at the last snapshot (sizes the sequence lease)
+    // Ghost places (a restore's sequence lease) are not people: positions leave them out.
+    // ghosts_ counts the unresolved ones, all in [ghost_begin_, ghost_end_) and at or after next_.
+    std::uint64_t ghost_begin_ = 0, ghost_end_ = 0, ghosts_ = 0;
+    void ghost_resolved() { ghosts_ -= ghosts_ > 0 ? 1 : 0; }
+    std::uint64_t ghosts_ahead(std::uint64_t q) const;
+    void count_ghosts();  // after a restore
 
     // Restore bookkeeping: passes admitted after the snapshot and before the crash are
     // re-created on their first touch (signed, so genuine), once.

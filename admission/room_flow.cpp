@@ -68,6 +68,7 @@ pass_status room_controller::touch(const pass& p, unix_ms now) {
                 --pending_count_;
                 break;
             case place_state::ghost:
+                ghost_resolved();
                 break;
             case place_state::claimed:
             case place_state::skipped:
@@ -174,6 +175,7 @@ void room_controller::admit_fifo(unix_ms now) {
             }
         } else if (st == place_state::ghost) {
             p.set_state(place_state::skipped);  // a reserved number nobody showed up with
+            ghost_resolved();
             --budget;
         }
         ++next_;
@@ -194,6 +196,7 @@ void room_controller::admit_random(unix_ms now) {
             const place_state st = p.state();
             if (st == place_state::ghost) {
                 p.set_state(place_state::skipped);
+                ghost_resolved();
                 return false;
             }
             return st == place_state::waiting && reach(q, now);

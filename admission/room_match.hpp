@@ -11,21 +11,12 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/path_norm.hpp"
 
 namespace anteroom::admission {
 
-// The normalised form of an origin-form path (a query string is kept verbatim behind it). Other
-// escapes keep their encoding with upper-case hex, and bytes that may not stand raw in a path
-// (non-ASCII, '"', '|', ...) are escaped, so each path has one spelling. nullopt for paths that
-// are not acceptable at all: not starting with '/', a malformed or NUL percent escape, raw
-// control characters, space, '#' or '\', or a dot segment next to an encoded slash
-// ("/x%2F..%2Fbook" is "/book" to a backend that decodes %2F).
-std::optional<std::string> normalize_path(std::string_view path);
-
-// Prefix match on segment boundaries: "/book" matches "/book", "/book/", "/book/x",
-// "/book?..." and "/book%2Fx" (a backend may decode the slash) but not "/booking". A prefix
-// ending in '/' matches everything below it.
-bool path_has_prefix(std::string_view path, std::string_view prefix, bool case_insensitive);
+using anteroom::normalize_path;
+using anteroom::path_has_prefix;
 
 class room_matcher {
 public:

@@ -375,6 +375,7 @@ struct room_codec {
             ++c->issued_;
         }
         c->saved_issued_ = c->issued_;
+        c->count_ghosts();
         c->restored_snapshot_at_ = std::max<unix_ms>(1, c->last_now_);
         c->needs_resume_ = true;
         return c;

@@ -9,8 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "admission/room_match.hpp"
-#include "admission/waiting_page.hpp"
+#include "common/path_norm.hpp"
 #include "common/timefmt.hpp"
 
 namespace anteroom::config_detail {
@@ -54,7 +53,7 @@ bool has_vanishing_segment(std::string_view path) {
         if (slash == std::string_view::npos && segment.empty()) {
             break;
         }
-        if (admission::normalize_path("/" + std::string(segment) + "/") == "/") {
+        if (normalize_path("/" + std::string(segment) + "/") == "/") {
             return true;
         }
         if (slash == std::string_view::npos) {
@@ -75,7 +74,7 @@ std::optional<std::string> read_room_path(error_sink& sink, const toml::node& n,
         sink.add(n, key, "must be a path without a query string, got " + quoted(*text));
         return std::nullopt;
     }
-    const auto norm = admission::normalize_path(*text);
+    const auto norm = normalize_path(*text);
     if (!norm) {
         sink.add(n, key,
                  "invalid path " + quoted(*text) +
@@ -137,7 +136,7 @@ const toml::node* read_room_paths(table_reader& r, std::string_view name, bool r
 
 bool under_any(const std::string& path, const std::vector<std::string>& prefixes, bool case_insensitive) {
     return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) {
-        return admission::path_has_prefix(path, p, case_insensitive);
+        return path_has_prefix(path, p, case_insensitive);
     });
 }
 
@@ -245,10 +244,12 @@ void read_waiting_template(table_reader& r, std::string& out) {
     if (!path || path->empty()) {
         return;  // "" = the built-in page
     }
-    // Loaded once here so a broken template stops check-config and a reload, not a visitor.
-    std::string err;
-    if (admission::page_template::load(*path, err) == nullptr) {
-        r.sink().add(*n, r.key("waiting_template"), "cannot use the waiting page template: " + err);
+    // Readable here; its placeholders are checked by the admission library when the proxy starts
+    // or reloads and by check-config, each naming the template's own file:line.
+    if (std::FILE* f = std::fopen(path->c_str(), "rb")) {
+        std::fclose(f);
+    } else {
+        r.sink().add(*n, r.key("waiting_template"), "cannot read the waiting page template " + *path);
         return;
     }
     out = std::move(*path);

@@ -411,7 +411,12 @@ private:
         if (!raw) {
             return std::nullopt;
         }
-        const verify_context vc{room.cfg->id, binding_of(ctx), now, room.cfg->ticket_max_age.count()};
+        const verify_context vc{.room = room.cfg->id,
+                                .binding = policy,
+                                .client = ctx.client,
+                                .user_agent = ctx.request[http::field::user_agent],
+                                .now = now,
+                                .max_age_ms = room.cfg->ticket_max_age.count()};
         decoded<T> d = [&] {
             if constexpr (std::is_same_v<T, ticket>) {
                 return decode_ticket(*raw, *keys, vc);
@@ -439,6 +444,15 @@ private:
         return p;
     }
 
+    // A repeated poll of an admitted ticket returns the same pass (its admission time fixed at
+    // the claim): count the admission and its wait only on the claiming poll.
+    static void count_admission(const room_entry& room, const pass& p, const ticket& t, unix_ms now) {
+        if (p.admitted_at == now) {
+            room.metrics->passes->inc();
+            room.metrics->wait.observe(now - t.issued_at);
+        }
+    }
+
     void give_pass(request_ctx& ctx, const room_entry& room, const pass& p, unix_ms now, bool clear_ticket) const {
         ctx.response_headers.emplace_back(
             "Set-Cookie", set_cookie(room.pass_cookie, encode(p, *keys), (p.expires_at - now) / 1000, secure(ctx)));
@@ -463,7 +477,12 @@ private:
             if (!code) {
                 return std::nullopt;
             }
-            auto d = decode_invitation(*code, *keys, verify_context{room.cfg->id, 0, now, 0});
+            const verify_context vc{.room = room.cfg->id,
+                                    .binding = binding_policy{.ip_prefix = false, .user_agent = false},
+                                    .client = ctx.client,
+                                    .user_agent = {},
+                                    .now = now};
+            auto d = decode_invitation(*code, *keys, vc);
             if (auto* r = std::get_if<reject_reason>(&d)) {
                 count_reject(room, token_type::invitation, *r);
                 return std::nullopt;
@@ -524,8 +543,7 @@ private:
             return closed(ctx, room, now);
         }
         if (info.state == room_state::admitted && info.admitted_pass) {
-            room.metrics->passes->inc();
-            room.metrics->wait.observe(now - t->issued_at);
+            count_admission(room, *info.admitted_pass, *t, now);
             give_pass(ctx, room, *info.admitted_pass, now, !fresh);
             ctx.log_tag = "admission:admitted";
             return verdict::next;
@@ -548,7 +566,7 @@ private:
                     status_json(room.cfg->id, info, std::nullopt));
         } else {
             respond(ctx, http::status::service_unavailable, "text/html; charset=utf-8",
-                    closed_page(*room.cfg, pick_language(ctx.request[http::field::accept_language])));
+                    closed_page(*room.cfg, pick_language(ctx.request[http::field::accept_language]), now));
         }
         ctx.response->set(http::field::retry_after, "60");
         ctx.log_tag = "admission:closed";
@@ -622,8 +640,7 @@ private:
                 return verdict::respond;
             }
             if (info.state == room_state::admitted && info.admitted_pass) {
-                room.metrics->passes->inc();
-                room.metrics->wait.observe(now - t->issued_at);
+                count_admission(room, *info.admitted_pass, *t, now);
                 give_pass(ctx, room, *info.admitted_pass, now, true);
             }
         } else {

@@ -146,7 +146,7 @@ def start_chromium(work):
         raise Failure("chromium is not installed (apt-get install chromium)")
     profile = os.path.join(work, "profile")
     proc = Proc([exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--remote-debugging-port=0", f"--user-data-dir={profile}",
+                 "--no-first-run", "--accept-lang=de-DE,de", "--remote-debugging-port=0", f"--user-data-dir={profile}",
                  "--window-size=1280,800", "about:blank"])
     port_file = os.path.join(profile, "DevToolsActivePort")
     eventually(lambda: os.path.exists(port_file) and open(port_file).read().strip(), 60, "chromium to start")

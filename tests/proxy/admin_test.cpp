@@ -29,6 +29,8 @@ protected:
                 return reload_error.empty();
             },
             [this] { return rt; },
+            {},  // no rooms: tests/admission/admission_it.cpp covers the rooms API
+            {},
         });
     }
 

@@ -22,16 +22,23 @@ std::shared_ptr<const config> must_parse(const std::string& toml) {
 }
 
 proxy_under_test::proxy_under_test(const std::string& toml, proxy::filter_chain filters, unsigned threads) {
-    // Each proxy gets its own state_dir (admission snapshots, keys) unless the test sets one.
+    // Each proxy gets its own state_dir (admission snapshots, keys) unless the test sets one;
+    // a test's own top-level keys (before its first table) go before the [server] table.
     std::string base;
+    std::string test_toml = toml;
     if (toml.find("state_dir") == std::string::npos) {
         own_state_dir_ = make_temp_dir("anteroom-state");
         base = "state_dir = \"" + own_state_dir_ + "\"\n";
+    } else {
+        const auto table = toml.starts_with("[") ? 0 : toml.find("\n[");
+        const auto split = table == std::string::npos ? toml.size() : table;
+        base = toml.substr(0, split) + "\n";
+        test_toml = toml.substr(split == toml.size() ? split : split + (table == 0 ? 0 : 1));
     }
     base += "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = " + std::to_string(threads) + "\n";
     std::string text = base;
     // Let a test's own [server] keys land in the same table.
-    std::string rest = toml;
+    std::string rest = test_toml;
     if (rest.starts_with("[server]\n")) {
         rest = rest.substr(9);
     } else {
