@@ -23,8 +23,8 @@
 // (tickets and passes are short-lived, so nobody keeps one across such a change for long).
 //
 // The client binding is a second HMAC under the signing key over a different domain (its input
-// starts with the label "anteroom-bind-v1", a token's with the byte 0x01), so a binding value is
-// never a valid MAC of anything and a MAC never a binding.
+// starts with the label "ar-bind1", a token's with the byte 0x01), so a binding value is never
+// a valid MAC of anything and a MAC never a binding.
 
 #include "admission/token.hpp"
 
@@ -215,22 +215,22 @@ std::uint64_t client_binding(const signing_key& key, const binding_policy& polic
     if (!policy.binds_anything()) {
         return 0;
     }
-    static constexpr std::string_view label = "anteroom-bind-v1";
-    // label, what is bound, the prefix lengths, the truncated address (or zeros), SHA-256 of the
-    // User-Agent (or zeros): fixed width, so no two inputs share an encoding.
-    std::array<std::uint8_t, 16 + 3 + 16 + 32> msg{};
-    static_assert(label.size() == 16);
+    // label, what is bound, the prefix lengths, the truncated address (or zeros), the first half
+    // of SHA-256 of the User-Agent (or zeros): fixed width, so no two inputs share an encoding,
+    // and 43 bytes, so the inner hash is one compression.
+    static constexpr std::string_view label = "ar-bind1";
+    std::array<std::uint8_t, 8 + 3 + 16 + 16> msg{};
     std::memcpy(msg.data(), label.data(), label.size());
-    msg[16] = static_cast<std::uint8_t>((policy.ip_prefix ? 1 : 0) | (policy.user_agent ? 2 : 0));
-    msg[17] = static_cast<std::uint8_t>(std::min(policy.v4_prefix, 32u));
-    msg[18] = static_cast<std::uint8_t>(std::min(policy.v6_prefix, 128u));
+    msg[8] = static_cast<std::uint8_t>((policy.ip_prefix ? 1 : 0) | (policy.user_agent ? 2 : 0));
+    msg[9] = static_cast<std::uint8_t>(std::min(policy.v4_prefix, 32u));
+    msg[10] = static_cast<std::uint8_t>(std::min(policy.v6_prefix, 128u));
     if (policy.ip_prefix) {
-        const auto prefix = truncate(client, msg[17], msg[18]);
-        std::copy(prefix.bytes.begin(), prefix.bytes.end(), msg.begin() + 19);
+        const auto prefix = truncate(client, msg[9], msg[10]);
+        std::copy(prefix.bytes.begin(), prefix.bytes.end(), msg.begin() + 11);
     }
     if (policy.user_agent) {
         const auto ua = crypto::sha256(user_agent);
-        std::copy(ua.begin(), ua.end(), msg.begin() + 35);
+        std::copy_n(ua.begin(), 16, msg.begin() + 27);
     }
     const auto mac = key.mac.sign(msg);
     std::uint64_t v = 0;

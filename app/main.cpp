@@ -4,13 +4,18 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
+#include "admission/token.hpp"
 #include "common/config.hpp"
+#include "common/crypto.hpp"
 #include "common/keyfile.hpp"
 #include "common/log.hpp"
+#include "common/timefmt.hpp"
 #include "proxy/server.hpp"
 
 namespace {
@@ -61,6 +66,70 @@ int cmd_keygen(const std::string& out, bool force) {
     return 0;
 }
 
+// "7d" (days, for invitations) or anything parse_duration() takes ("12h", "30m").
+std::optional<anteroom::duration_ms> parse_validity(std::string_view text) {
+    if (text.ends_with('d')) {
+        unsigned days = 0;
+        const auto digits = text.substr(0, text.size() - 1);
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), days);
+        if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || days > 3650) {
+            return std::nullopt;
+        }
+        return std::chrono::duration_cast<anteroom::duration_ms>(std::chrono::days(days));
+    }
+    return anteroom::parse_duration(text);
+}
+
+// Prints an invitation code on stdout (nothing else, so scripts can capture it); what it is
+// good for goes to stderr.
+int cmd_invite(const std::string& keys_path, const std::string& room, const std::string& valid,
+               std::optional<std::uint64_t> id) {
+    const auto validity = parse_validity(valid);
+    if (!validity || validity->count() <= 0) {
+        std::cerr << "anteroom invite: --valid: expected a duration like \"7d\", \"12h\" or \"30m\", got \"" << valid
+                  << "\"\n";
+        return 1;
+    }
+    if (room.empty() || room.size() > 64) {
+        std::cerr << "anteroom invite: --room: a room id of 1 to 64 bytes is needed\n";
+        return 1;
+    }
+    std::string err;
+    std::string warning;
+    const auto keys = anteroom::load_keyfile(keys_path, err, &warning);
+    if (!keys) {
+        std::cerr << err << "\n";
+        return 1;
+    }
+    if (!warning.empty()) {
+        std::cerr << "warning: " << warning << "\n";
+    }
+    anteroom::admission::invitation inv;
+    inv.room = room;
+    if (id) {
+        inv.code_id = *id;
+    } else {
+        std::array<std::uint8_t, 8> r{};
+        if (!anteroom::crypto::random_bytes(r)) {
+            std::cerr << "anteroom invite: no randomness available from OpenSSL\n";
+            return 1;
+        }
+        for (const auto b : r) {
+            inv.code_id = (inv.code_id << 8) | b;
+        }
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    inv.not_after = now + validity->count();
+    const auto code = anteroom::admission::encode(inv, *keys);
+    std::cout << code << "\n";
+    std::cerr << "invitation " << inv.code_id << " for room \"" << room << "\", valid until "
+              << anteroom::format_rfc3339(inv.not_after) << ", signed with key " << keys->signer().id_text
+              << "\nuse it as ?anteroom_invite=" << code << " on a room URL\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +148,15 @@ int main(int argc, char** argv) {
     auto* keygen = app.add_subcommand("keygen", "create an HMAC key file for ticket and pass signing");
     keygen->add_option("-o,--out", key_out, "where to write the key file")->capture_default_str();
     keygen->add_flag("-f,--force", force, "overwrite an existing file");
+    std::string invite_keys = "conf/keys.toml";
+    std::string invite_room;
+    std::string invite_valid = "7d";
+    std::uint64_t invite_id = 0;
+    auto* invite = app.add_subcommand("invite", "print a signed invitation code that admits to a room at once");
+    invite->add_option("-k,--keys", invite_keys, "key file made by keygen")->capture_default_str();
+    invite->add_option("-r,--room", invite_room, "room id")->required();
+    invite->add_option("--valid", invite_valid, "how long the code admits (e.g. 7d, 12h, 30m)")->capture_default_str();
+    auto* invite_id_opt = invite->add_option("--id", invite_id, "code id for audit and revocation (default: random)");
 
     CLI11_PARSE(app, argc, argv);
 
@@ -87,6 +165,10 @@ int main(int argc, char** argv) {
     }
     if (*keygen) {
         return cmd_keygen(key_out, force);
+    }
+    if (*invite) {
+        return cmd_invite(invite_keys, invite_room, invite_valid,
+                          invite_id_opt->count() > 0 ? std::optional(invite_id) : std::nullopt);
     }
     return cmd_serve(config_path);
 }

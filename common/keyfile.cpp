@@ -167,7 +167,10 @@ std::shared_ptr<const key_ring> load_keyfile(const std::string& path, std::strin
     if (warning != nullptr) {
         warning->clear();
         if ((mode & (S_IRGRP | S_IROTH)) != 0) {
-            *warning = path + ": key file is readable by " + ((mode & S_IROTH) != 0 ? "others" : "group") +
+            const bool group = (mode & S_IRGRP) != 0;
+            const bool others = (mode & S_IROTH) != 0;
+            *warning = path + ": key file is readable by " +
+                       (group && others ? "group and others" : group ? "group" : "others") +
                        " (mode " + mode_text(mode) + "); run chmod 600 " + path;
         }
     }
