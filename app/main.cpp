@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "admission/token.hpp"
+#include "admission/waiting_page.hpp"
 #include "common/config.hpp"
 #include "common/crypto.hpp"
 #include "common/keyfile.hpp"
@@ -31,6 +32,19 @@ int cmd_check_config(const std::string& path) {
     const auto r = anteroom::load_config(path);
     if (!r.errors.empty()) {
         return print_errors(r);
+    }
+    // Waiting page templates: the same check the proxy makes at start and on reload, reported
+    // with the template's own file:line.
+    bool templates_ok = true;
+    for (const auto& room : r.cfg->rooms) {
+        std::string err;
+        if (!room.waiting_template.empty() && !anteroom::admission::page_template::load(room.waiting_template, err)) {
+            std::cerr << err << "\n";
+            templates_ok = false;
+        }
+    }
+    if (!templates_ok) {
+        return 1;
     }
     std::cout << path << ": ok\n";
     return 0;

@@ -447,5 +447,43 @@ TEST_F(admission_it, fairness_commits_to_the_seed_before_the_start_and_reveals_i
     EXPECT_EQ(crypto::to_hex(crypto::sha256(bytes)), j["commitment_sha256"]);
 }
 
+TEST_F(admission_it, inventory_from_the_capacity_endpoint_limits_admission_and_says_sold_out) {
+    const std::string capacity = "http://" + up_.address() + "/capacity/";
+    start("[[room]]\nid = \"none\"\npaths = [\"/none\"]\nnew_users_per_minute = 600000\ncapacity_url = \"" +
+              capacity + "0\"\ncapacity_poll_interval = \"1s\"\n"
+              "\n[[room]]\nid = \"two\"\npaths = [\"/two\"]\nnew_users_per_minute = 600000\ncapacity_url = \"" +
+              capacity + "2\"\ncapacity_poll_interval = \"1s\"\n",
+          "bind_ip = false\n");
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_room_available{room=\"two\"}") == 2; }));
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_room_sold_out{room=\"none\"}") == 1; }));
+
+    const auto sold = visit_json("/none/slot");
+    ASSERT_TRUE(sold);
+    const auto j = json_of(*sold);
+    EXPECT_EQ(j["state"], "sold_out");
+    EXPECT_EQ(j["next_capacity_at"], "2030-01-01T08:00:00Z");
+
+    // Two appointments left: two visitors get in, the third waits although the rate is high.
+    std::vector<std::string> tickets;
+    int admitted = 0;
+    for (int i = 0; i < 3; ++i) {
+        const auto r = visit_json("/two/echo");
+        ASSERT_TRUE(r);
+        if (set_cookie_value(*r, "anteroom_pass_two")) {
+            ++admitted;
+        } else {
+            tickets.push_back(set_cookie_value(*r, "anteroom_ticket_two").value());
+        }
+    }
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_room_admitted_total{room=\"two\"}") == 2; }));
+    for (const auto& t : tickets) {
+        const auto r = visit_json("/_anteroom/status?room=two", "Cookie: anteroom_ticket_two=" + t + "\r\n");
+        ASSERT_TRUE(r);
+        admitted += json_of(*r)["state"] == "admitted" ? 1 : 0;
+    }
+    EXPECT_EQ(admitted, 2);
+    EXPECT_EQ(metric("anteroom_room_active{room=\"two\"}"), 2);
+}
+
 }  // namespace
 }  // namespace anteroom::test

@@ -473,6 +473,52 @@ TEST(anteroom_process, keygen_writes_a_0600_file_and_refuses_to_overwrite_withou
     EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 
+TEST(anteroom_process, invite_prints_a_code_that_admits_at_once) {
+    temp_dir dir;
+    const auto keys = dir.file("keys.toml");
+    ASSERT_EQ(run_process({binary, "keygen", "-o", keys}).code, 0);
+    const auto bad = run_process({binary, "invite", "--keys", keys, "--room", "book", "--valid", "soon"});
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_FALSE(bad.err.empty());
+    const auto inv = run_process({binary, "invite", "--keys", keys, "--room", "book", "--valid", "1h"});
+    ASSERT_EQ(inv.code, 0) << inv.err;
+    std::string code = inv.out;
+    while (!code.empty() && (code.back() == '\n' || code.back() == '\r')) {
+        code.pop_back();
+    }
+    ASSERT_FALSE(code.empty());
+    EXPECT_EQ(code.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+              std::string::npos) << code;
+
+    fake_upstream up;
+    config_text cfg{up.address()};
+    cfg.extra = "\n[admission]\nkey_file = \"" + keys + "\"\n\n[[room]]\nid = \"book\"\npaths = [\"/book\"]\nmode = \"paused\"\n";
+    running_anteroom ar(cfg);
+    const auto waiting = get(ar.port(), "/book/echo");
+    ASSERT_TRUE(waiting);
+    EXPECT_EQ(up.request_count(), 0u);
+    const auto in = get(ar.port(), "/book/echo?anteroom_invite=" + code);
+    ASSERT_TRUE(in);
+    EXPECT_EQ(in->result_int(), 200);
+    EXPECT_EQ(up.request_count(), 1u);
+    EXPECT_TRUE(set_cookie_value(*in, "anteroom_pass_book").has_value());
+}
+
+TEST(anteroom_process, a_broken_waiting_template_fails_check_config_and_start_naming_its_line) {
+    temp_dir dir;
+    write_file(dir.file("page.html"), "<p>\n{{postion}}</p>\n");
+    const auto conf = dir.file("anteroom.toml");
+    write_file(conf, "state_dir = \"" + dir.file("state") + "\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n"
+                     "[admin]\nlisten = \"127.0.0.1:0\"\n[[room]]\nid = \"book\"\npaths = [\"/book\"]\n"
+                     "waiting_template = \"" + dir.file("page.html") + "\"\n");
+    const auto check = run_process({binary, "check-config", "--config", conf});
+    EXPECT_EQ(check.code, 1);
+    EXPECT_NE(check.err.find(dir.file("page.html") + ":2:"), std::string::npos) << check.err;
+    const auto serve = run_process({binary, "serve", "--config", conf});
+    EXPECT_EQ(serve.code, 1);
+    EXPECT_NE(serve.err.find(dir.file("page.html") + ":2:"), std::string::npos) << serve.err;
+}
+
 // ---- serving ------------------------------------------------------------------------------------------
 
 TEST(anteroom_process, serves_on_the_logged_port_and_writes_access_lines_without_queries) {

@@ -255,6 +255,10 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
             if (res.result_int() != 204 && res.result_int() != 304) {
                 res.body() = "status " + std::to_string(res.result_int()) + "\n";
             }
+        } else if (target.starts_with("/capacity/")) {
+            res.set(http::field::content_type, "application/json");
+            res.body() = "{\"available\": " + std::to_string(number_after(target, "/capacity/")) +
+                         ", \"next_available_at\": \"2030-01-01T08:00:00Z\"}";
         } else if (target == "/upload") {
             res.body() = "bytes=" + std::to_string(body_bytes) + " sum=" + std::to_string(sum) + "\n";
         } else if (!echo.empty()) {

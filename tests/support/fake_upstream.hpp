@@ -16,6 +16,7 @@
 //   /ws                 101 Switching Protocols, then echoes bytes back (a tunnel peer)
 //   /early              101 then writes "hello" at once, before reading anything
 //   .../session-end     200 with "Anteroom-Session: end" (the portal ends an admitted visit)
+//   /capacity/N         {"available": N, "next_available_at": "2030-01-01T08:00:00Z"} (inventory)
 //
 // Every request head it sees is recorded for assertions.
 
