@@ -4,15 +4,17 @@
 # machine noise hits every contender alike; the summary prints per-contender medians and ratios.
 #
 #   bench/compare/proxy_compare.sh [--rounds N] [--duration 10s] [--connections 128]
-#                                  [--anteroom build/bench/app/anteroom] [--extra]
+#                                  [--anteroom build/bench/app/anteroom] [--extra] [--admission]
 #
 # --extra adds rows: anteroom with its JSON access log written to a file, and anteroom with two
 # worker threads in both acceptor modes (SO_REUSEPORT per worker vs one distributing acceptor).
+# --admission adds a row for admitted traffic: anteroom with a waiting room on "/" and every
+# request carrying a valid pass (signature check, binding, pass table touch per request).
 # Needs: wrk, nginx (nginx-light), haproxy, python3. Run `make bench` first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-rounds=5 duration=10s conns=128 anteroom=build/bench/app/anteroom extra=0
+rounds=5 duration=10s conns=128 anteroom=build/bench/app/anteroom extra=0 admission=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -20,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     --connections) conns=$2; shift 2 ;;
     --anteroom) anteroom=$2; shift 2 ;;
     --extra) extra=1; shift ;;
+    --admission) admission=1; shift ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -128,15 +131,36 @@ if [[ $extra -eq 1 ]]; then
   "$anteroom" serve --config "$work/an-2t-one-acceptor.toml" 2>>"$work/anteroom.err" & pids+=($!)
   contenders+=("anteroom+accesslog:$p1" "anteroom-2t-reuseport:$p2" "anteroom-2t-one-acceptor:$p3")
 fi
+declare -A headers=()
+if [[ $admission -eq 1 ]]; then
+  p4=$(free_port) a4=$(free_port)
+  echo "bench-agent-token-0123456789" > "$work/agent.token"
+  { anteroom_conf "$p4" "$a4" 1 true ""
+    printf '[admission]\nagent_token_file = "%s"\n[[room]]\nid = "portal"\npaths = ["/"]\nmax_active_users = 100000\n' \
+      "$work/agent.token"; } | sed "s|$work/state|$work/state-admission|" > "$work/an-admission.toml"
+  "$anteroom" serve --config "$work/an-admission.toml" 2>>"$work/anteroom.err" & pids+=($!)
+  wait_port "$p4"
+  pass=$(python3 - "$p4" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+c.request("GET", "/", headers={"Anteroom-Agent": "bench-agent-token-0123456789"})
+r = c.getresponse()
+print(next(v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie" and v.startswith("anteroom_pass_")))
+PY
+)
+  contenders+=("anteroom+pass:$p4")
+  headers[anteroom+pass]="Cookie: $pass"
+fi
 for c in "${contenders[@]}"; do wait_port "${c##*:}"; done
 wait_port "$up_port"
 
 # Every contender must answer 200 before it is measured.
 for c in "${contenders[@]}"; do
-  code=$(python3 - "${c##*:}" <<'PY'
+  code=$(python3 - "${c##*:}" "${headers[${c%%:*}]:-}" <<'PY'
 import http.client, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
-c.request("GET", "/"); print(c.getresponse().status)
+h = dict([sys.argv[2].split(": ", 1)]) if len(sys.argv) > 2 and sys.argv[2] else {}
+c.request("GET", "/", headers=h); print(c.getresponse().status)
 PY
 )
   [[ $code == 200 ]] || { echo "${c%%:*} answered $code" >&2; exit 1; }
@@ -147,7 +171,9 @@ results="$work/results.tsv"
 for r in $(seq "$rounds"); do
   for c in "${contenders[@]}"; do
     name=${c%%:*} port=${c##*:}
-    out=$(wrk -t1 -c"$conns" -d"$duration" --latency "http://127.0.0.1:$port/")
+    hdr=()
+    [[ -n ${headers[$name]:-} ]] && hdr=(-H "${headers[$name]}")
+    out=$(wrk -t1 -c"$conns" -d"$duration" --latency "${hdr[@]}" "http://127.0.0.1:$port/")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1=="50%" {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
