@@ -15,6 +15,45 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::size_t relay_chunk = 16 * 1024;
+// A keep-alive connection reads its next request into a buffer of this size while it is busy...
+constexpr std::size_t idle_read_size = 4096;
+// ...and gives the buffer back after this long without a request.
+constexpr std::chrono::seconds park_after{1};
+
+// Relay buffers are reused per worker thread instead of being allocated (and, at this size,
+// faulted in again by the allocator) for every message. A session never leaves its worker's
+// thread, so a thread_local free list needs no lock. Bounded: at most `max_cached` kept.
+class relay_buffer {
+public:
+    relay_buffer() = default;
+    relay_buffer(const relay_buffer&) = delete;
+    relay_buffer& operator=(const relay_buffer&) = delete;
+    ~relay_buffer() {
+        if (p_ && cache().size() < max_cached) {
+            cache().push_back(std::move(p_));
+        }
+    }
+    char* get() {
+        if (!p_) {
+            auto& c = cache();
+            if (c.empty()) {
+                p_ = std::make_unique_for_overwrite<char[]>(relay_chunk);
+            } else {
+                p_ = std::move(c.back());
+                c.pop_back();
+            }
+        }
+        return p_.get();
+    }
+
+private:
+    static constexpr std::size_t max_cached = 64;
+    static std::vector<std::unique_ptr<char[]>>& cache() {
+        thread_local std::vector<std::unique_ptr<char[]>> c;
+        return c;
+    }
+    std::unique_ptr<char[]> p_;
+};
 
 using clock = std::chrono::steady_clock;
 
@@ -100,6 +139,7 @@ void session::set_deadline(std::chrono::milliseconds d) {
 
 void session::check_deadline(time_point now) {
     if (now < deadline_) {
+        check_idle(now);
         return;
     }
     timed_out_ = true;
@@ -107,6 +147,14 @@ void session::check_deadline(time_point now) {
     sock_.cancel(ec);
     if (upstream_ != nullptr) {
         upstream_->cancel(ec);
+    }
+}
+
+void session::check_idle(time_point now) {
+    if (idle_ && !park_requested_ && buf_.capacity() != 0 && now - idle_since_ >= park_after) {
+        park_requested_ = true;
+        beast::error_code ec;
+        sock_.cancel(ec);
     }
 }
 
@@ -131,20 +179,40 @@ net::awaitable<void> session::run() {
     shared_state& sh = w_.shared();
     for (;;) {
         if (buf_.size() == 0) {
-            // Idle between requests: wait for readability without holding a read buffer, so an
-            // idle keep-alive connection costs only the socket and this frame.
+            // Between requests. A busy connection reads straight into its buffer (the read is
+            // attempted at once and needs no change to the epoll set). Once it has been idle for
+            // `park_after`, the sweeper cancels that read and the connection waits for
+            // readability without any buffer: an idle keep-alive connection costs only the
+            // socket and this frame.
             if (sh.draining.load(std::memory_order_relaxed)) {
                 break;
             }
-            buf_.shrink_to_fit();
             const auto& sc = w_.current_runtime()->cfg->server;
             set_deadline(requests_ == 0 ? sc.header_read_timeout : sc.idle_timeout);
+            idle_since_ = clock::now();
             idle_ = true;
-            auto [ec] = co_await sock_.async_wait(tcp::socket::wait_read, use_tuple);
-            idle_ = false;
-            if (ec || timed_out_) {
-                break;
+            bool got = false;
+            if (!park_requested_) {
+                auto [ec, n] = co_await sock_.async_read_some(buf_.prepare(idle_read_size), use_tuple);
+                if (!ec) {
+                    buf_.commit(n);
+                    got = true;
+                } else if (ec != net::error::operation_aborted || !park_requested_ || timed_out_ ||
+                           sh.draining.load(std::memory_order_relaxed)) {
+                    idle_ = false;
+                    break;
+                }
             }
+            if (!got) {
+                buf_.shrink_to_fit();
+                auto [ec] = co_await sock_.async_wait(tcp::socket::wait_read, use_tuple);
+                if (ec || timed_out_) {
+                    idle_ = false;
+                    break;
+                }
+            }
+            park_requested_ = false;
+            idle_ = false;
         }
         if (!co_await handle_request()) {
             break;
@@ -299,20 +367,17 @@ net::awaitable<relay_result<isRequest>> relay(tcp::socket& src, beast::flat_buff
                                               std::uint64_t limit, std::uint64_t& bytes, Deadline bump) {
     relay_result<isRequest> r;
     http::serializer<isRequest, http::buffer_body> sr{p.get()};
-    std::unique_ptr<char[]> chunk;
+    relay_buffer chunk;
     // Beast sizes each socket read by the free capacity of the buffer (at least 512 bytes), and
     // a buffer that only ever held a head is small: without this a body moves in 512-byte
     // reads, one system call and one parser round each. Not needed when the whole body is
-    // already buffered; an idle session shrinks the buffer again.
+    // already buffered; a parked idle session shrinks the buffer again.
     const auto remaining = p.content_length_remaining();
     if (!p.is_done() && !(remaining && *remaining <= src_buf.size())) {
         src_buf.reserve(relay_chunk);
     }
     do {
         if (!p.is_done()) {
-            if (!chunk) {
-                chunk = std::make_unique<char[]>(relay_chunk);
-            }
             p.get().body().data = chunk.get();
             p.get().body().size = relay_chunk;
             bump();
@@ -411,7 +476,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         bool reused = false;
         std::optional<tcp::socket> conn;
         if (!fresh_only) {
-            conn = w_.take_idle(server.get(), now);
+            conn = w_.take_idle(server.get(), now, !retry_allowed);
         }
         if (conn) {
             reused = true;
@@ -658,7 +723,7 @@ net::awaitable<bool> session::tunnel(tcp::socket& upstream, beast::flat_buffer& 
         buf_.consume(buf_.size());
     }
     auto pump = [this, idle](tcp::socket& from, tcp::socket& to) -> net::awaitable<void> {
-        auto chunk = std::make_unique<char[]>(relay_chunk);
+        relay_buffer chunk;
         for (;;) {
             auto [ec, n] = co_await from.async_read_some(net::buffer(chunk.get(), relay_chunk), use_tuple);
             if (ec) {

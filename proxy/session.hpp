@@ -48,6 +48,7 @@ private:
     net::awaitable<bool> send_response(request_state& st, http::response<http::string_body>& res, bool keep_alive);
     void finish(request_state& st);
     void set_deadline(std::chrono::milliseconds d);
+    void check_idle(time_point now);
 
     worker& w_;
     tcp::socket sock_;
@@ -55,7 +56,9 @@ private:
     beast::flat_buffer buf_;
     time_point deadline_;
     bool timed_out_ = false;
-    bool idle_ = false;
+    bool idle_ = false;            // between requests (or before the first)
+    bool park_requested_ = false;  // the sweeper asked an idle session to give its buffer back
+    time_point idle_since_{};
     bool linger_ = false;  // the last response closed the connection; drain input before closing
     tcp::socket* upstream_ = nullptr;  // current upstream socket, cancelled with ours on timeout
     unsigned requests_ = 0;

@@ -110,7 +110,8 @@ void worker::sweep(std::chrono::steady_clock::time_point now) {
     }
 }
 
-std::optional<tcp::socket> worker::take_idle(const server_state* s, std::chrono::steady_clock::time_point now) {
+std::optional<tcp::socket> worker::take_idle(const server_state* s, std::chrono::steady_clock::time_point now,
+                                             bool must_verify, std::chrono::milliseconds trust_for) {
     auto it = idle_.find(s);
     if (it == idle_.end()) {
         return std::nullopt;
@@ -122,6 +123,9 @@ std::optional<tcp::socket> worker::take_idle(const server_state* s, std::chrono:
         shared_.pool_idle->add(-1);
         if (c.expires <= now) {
             continue;
+        }
+        if (!must_verify && now - c.since < trust_for) {
+            return std::optional<tcp::socket>(std::move(c.sock));
         }
         // A peer that closed (or sent something unasked) while pooled is not reused.
         char probe;
@@ -147,7 +151,7 @@ void worker::put_idle(const std::shared_ptr<server_state>& s, tcp::socket sock, 
         bucket.conns.erase(bucket.conns.begin());
         shared_.pool_idle->add(-1);
     }
-    bucket.conns.push_back(idle_conn{std::move(sock), expires});
+    bucket.conns.push_back(idle_conn{std::move(sock), std::chrono::steady_clock::now(), expires});
     shared_.pool_idle->add(1);
 }
 

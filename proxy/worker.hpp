@@ -61,7 +61,13 @@ public:
     void close_all();
 
     // Upstream keep-alive pool. Taking checks expiry and that the peer has not closed.
-    std::optional<tcp::socket> take_idle(const server_state* s, std::chrono::steady_clock::time_point now);
+    // The most recently used idle connection to `s`. It is probed (one non-blocking MSG_PEEK)
+    // when `must_verify` or when it sat idle longer than `trust_for`: a connection used a moment
+    // ago is still open unless the upstream's keep-alive timeout is shorter than that, and the
+    // caller retries such a request on a fresh connection if it was closed after all.
+    std::optional<tcp::socket> take_idle(const server_state* s, std::chrono::steady_clock::time_point now,
+                                         bool must_verify,
+                                         std::chrono::milliseconds trust_for = std::chrono::seconds(1));
     void put_idle(const std::shared_ptr<server_state>& s, tcp::socket sock, std::size_t max_idle,
                   std::chrono::steady_clock::time_point expires);
     std::size_t idle_count() const;
@@ -72,6 +78,7 @@ private:
 
     struct idle_conn {
         tcp::socket sock;
+        std::chrono::steady_clock::time_point since;    // when it went idle
         std::chrono::steady_clock::time_point expires;
     };
 
