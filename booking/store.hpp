@@ -1,0 +1,184 @@
+#pragma once
+// The booking repository on SQLite: one store is one connection (use one per thread; SQLite in
+// WAL mode lets them read at once and serialises writers). Every change is one transaction; a
+// booking begins IMMEDIATE and re-checks the day's remaining capacity inside it, so no appointment
+// is given twice and no day is booked beyond its stock, however many connections race.
+// No exceptions cross this API: every call returns a result with a stable error code.
+
+#include "booking/domain.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace anteroom::booking {
+
+namespace sql {
+class connection;
+}
+
+// Stable codes: the HTTP layer maps them to statuses and JSON `code` strings. Append only.
+enum class store_error : std::uint8_t {
+    ok = 0,
+    invalid_input,      // empty name, negative vials, unknown channel, …
+    not_found,          // no such centre, registration, booking, agent, reservation
+    wrong_credentials,  // booking code/PIN or agent name/password do not match
+    group_closed,       // the registration's priority group may not book yet
+    already_booked,     // the registration holds an appointment from today on already
+    no_capacity,        // the day has no appointment left for this channel
+    day_past,           // the day is before today
+    address_required,   // hotline bookings need a postal address (the letter goes there)
+    conflict,           // a unique name is taken, a reservation was released already
+    busy,               // the database stayed locked past the busy timeout
+    io,                 // SQLite failed otherwise (disk, corruption)
+    schema_too_new,     // the file was written by a newer anteroom
+};
+std::string_view to_string(store_error e);
+
+template <class T>
+struct result {
+    store_error error = store_error::ok;
+    T value{};
+    bool ok() const { return error == store_error::ok; }
+};
+template <>
+struct result<void> {
+    store_error error = store_error::ok;
+    bool ok() const { return error == store_error::ok; }
+};
+
+struct store_options {
+    capacity_rules capacity;
+    retention_rules retention;
+    int busy_timeout_ms = 5000;
+    bool fsync_each_commit = false;  // synchronous=FULL: survive power loss, not only a process crash
+    int pin_iterations = 210'000;  // PBKDF2-HMAC-SHA256 (OWASP 2023); kept per row, so it may change
+};
+
+struct centre {
+    std::int64_t id = 0;
+    std::string name;
+    opening_hours hours;
+};
+
+struct new_registration {
+    std::string name;
+    day_number birth_date = 0;
+    std::string contact;         // email, phone or postal address
+    std::string postal_address;  // optional online; required for hotline bookings
+    std::int64_t priority_group = 0;
+};
+
+// Shown once to the person; the PIN is stored only as a salted slow hash.
+struct login_data {
+    std::int64_t registration_id = 0;
+    std::string booking_code;  // 12 characters of an alphabet without 0/O, 1/I
+    std::string pin;           // 6 digits
+};
+
+struct registration_view {
+    std::int64_t id = 0;
+    std::string booking_code, name, contact, postal_address;
+    day_number birth_date = 0;
+    std::int64_t priority_group = 0;
+};
+
+struct booking_record {
+    std::int64_t id = 0;
+    std::int64_t registration_id = 0;
+    std::int64_t centre_id = 0;
+    day_number day = 0;
+    std::int64_t slot = 0;  // the appointment's number within the day, unique per centre and day
+    int minute = 0;         // start, minutes after midnight
+    channel via = channel::online;
+};
+
+struct day_availability {
+    day_number day = 0;
+    std::int64_t capacity = 0;
+    std::int64_t booked = 0;
+    std::int64_t free_online = 0;
+    std::int64_t free_hotline = 0;
+};
+
+struct letter {
+    std::int64_t id = 0;
+    std::int64_t booking_id = 0;
+    std::string name, postal_address;
+    std::int64_t centre_id = 0;
+    day_number day = 0;
+    int minute = 0;
+};
+
+struct retention_counts {
+    std::int64_t unbooked_deleted = 0;
+    std::int64_t vaccinated_deleted = 0;
+};
+
+class store {
+public:
+    static constexpr day_number max_availability_days = 366;
+
+    // Opens (creating if missing) and migrates the database at path.
+    static result<std::unique_ptr<store>> open(const std::string& path, const store_options& options);
+    ~store();
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    int schema_version() const;
+    static int latest_schema_version();
+
+    // Admin.
+    result<std::int64_t> add_centre(const centre& c);
+    result<void> set_group_open(std::int64_t group, bool open);
+    result<std::int64_t> record_delivery(std::int64_t centre_id, day_number day, std::int64_t vials, unix_seconds now);
+    result<std::int64_t> reserve_care_home(std::int64_t centre_id, day_number day, std::int64_t doses, unix_seconds now);
+    result<void> release_care_home(std::int64_t reservation_id, std::int64_t doses_used, unix_seconds now);
+    result<void> record_vaccination_complete(std::int64_t registration_id, day_number day);
+
+    // People.
+    result<login_data> register_person(const new_registration& r, unix_seconds now);
+    result<std::int64_t> login(std::string_view booking_code, std::string_view pin);
+    // Days from max(from, today) to to; more than max_availability_days is invalid_input.
+    result<std::vector<day_availability>> availability(std::int64_t centre_id, day_number from, day_number to,
+                                                       unix_seconds now);
+    result<booking_record> book(std::int64_t registration_id, std::int64_t centre_id, day_number day, unix_seconds now);
+    result<void> cancel(std::int64_t registration_id, std::int64_t booking_id);
+    // Cancel and book in one transaction: on failure the old appointment is kept.
+    result<booking_record> rebook(std::int64_t registration_id, std::int64_t booking_id, std::int64_t centre_id,
+                                  day_number day, unix_seconds now);
+    result<std::vector<booking_record>> bookings_of(std::int64_t registration_id);
+
+    // Hotline: agent accounts, reads that are audited, bookings that create a letter.
+    result<std::int64_t> create_agent(std::string_view name, std::string_view password, unix_seconds now);
+    result<std::int64_t> agent_login(std::string_view name, std::string_view password);
+    result<registration_view> agent_read_registration(std::int64_t agent_id, std::string_view booking_code,
+                                                      unix_seconds now);
+    result<booking_record> hotline_book(std::int64_t agent_id, std::int64_t registration_id, std::int64_t centre_id,
+                                        day_number day, unix_seconds now);
+    result<std::vector<letter>> pending_letters();
+    result<void> mark_letter_printed(std::int64_t letter_id, unix_seconds now);
+    result<std::int64_t> audit_count(std::int64_t registration_id);
+
+    // Deletes what the retention rules say, really (secure_delete); returns counts only.
+    result<retention_counts> run_retention(unix_seconds now);
+    // Rows left in registrations (for the retention job's log and tests).
+    result<std::int64_t> registration_count();
+
+private:
+    store(std::unique_ptr<sql::connection> db, store_options options);
+    result<booking_record> book_tx(std::int64_t registration_id, std::int64_t centre_id, day_number day,
+                                      channel ch, std::int64_t agent_id, unix_seconds now,
+                                      std::int64_t replacing_booking);
+    result<day_usage> usage_of(std::int64_t centre_id, day_number day);
+    result<void> migrate();
+
+    std::unique_ptr<sql::connection> db_;
+    store_options options_;
+};
+
+}  // namespace anteroom::booking
