@@ -19,6 +19,14 @@
 #include "common/timefmt.hpp"
 #include "proxy/server.hpp"
 
+#ifdef ANTEROOM_JEMALLOC
+// jemalloc returns freed pages to the kernel only while something allocates, unless its
+// background thread does it: an idle proxy (thousands of parked keep-alive connections that
+// gave their read buffers back) would otherwise keep them resident. MALLOC_CONF still overrides.
+extern "C" const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000";
+#endif
+
 namespace {
 
 int print_errors(const anteroom::config_result& r) {
