@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <ctime>
 #include <stdexcept>
 
@@ -314,6 +315,24 @@ bool write_new_keyfile(const std::string& path, bool force, std::string& err) {
         return false;
     }
     return true;
+}
+
+std::optional<std::string> read_token_file(const std::string& path, std::string_view what, std::string& err) {
+    std::ifstream f(path);
+    if (!f) {
+        err = path + ": cannot read " + std::string(what) + " file";
+        return std::nullopt;
+    }
+    std::string token;
+    std::getline(f, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
+        token.pop_back();
+    }
+    if (token.size() < 16) {
+        err = path + ": " + std::string(what) + " must be at least 16 characters";
+        return std::nullopt;
+    }
+    return token;
 }
 
 }  // namespace anteroom

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/crypto.hpp"
@@ -46,6 +47,11 @@ struct key_ring {
 // `warning` then, not an error). Errors read "path:line: what is wrong".
 std::shared_ptr<const key_ring> load_keyfile(const std::string& path, std::string& err,
                                              std::string* warning = nullptr);
+
+// A bearer token from a file of its own (admin API, hotline agents): the first line, trailing
+// whitespace removed, at least 16 characters. nullopt with "path: ..." in err otherwise;
+// `what` names the token in messages ("admin token").
+std::optional<std::string> read_token_file(const std::string& path, std::string_view what, std::string& err);
 
 // A fresh ring with one random key, for tests and for `make run` before keygen was called.
 // Throws std::runtime_error when OpenSSL has no randomness (startup only).

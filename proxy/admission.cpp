@@ -5,10 +5,8 @@
 #include <array>
 #include <cstdio>
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -80,24 +78,6 @@ struct room_entry {
     std::string pass_cookie;
     std::string landing;
 };
-
-std::string read_secret_file(const std::string& path, std::string& err) {
-    std::ifstream f(path);
-    if (!f) {
-        err = path + ": cannot read: " + std::strerror(errno);
-        return {};
-    }
-    std::string token;
-    std::getline(f, token);
-    while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
-        token.pop_back();
-    }
-    if (token.size() < 16) {
-        err = path + ": token must be at least 16 characters";
-        return {};
-    }
-    return token;
-}
 
 std::string set_cookie(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure) {
     std::string c;
@@ -743,10 +723,11 @@ std::shared_ptr<const request_filter> admission_service::prepare(const std::shar
         ANTEROOM_LOG(log_level::warn, "admission", warning);
     }
     if (!c.admission.agent_token_file.empty()) {
-        f->agent_token = read_secret_file(c.admission.agent_token_file, err);
-        if (f->agent_token.empty()) {
+        auto token = read_token_file(c.admission.agent_token_file, "agent token", err);
+        if (!token) {
             return nullptr;
         }
+        f->agent_token = std::move(*token);
     }
     f->policy = binding_policy{c.admission.bind_ip, c.admission.bind_v4_prefix, c.admission.bind_v6_prefix,
                                c.admission.bind_user_agent};

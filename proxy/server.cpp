@@ -1,12 +1,12 @@
 #include "proxy/server.hpp"
 
-#include <fstream>
 #include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "common/endpoint.hpp"
+#include "common/keyfile.hpp"
 #include "common/metrics.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/admission.hpp"
@@ -200,20 +200,9 @@ struct server::impl {
         if (c.admin.token_file.empty()) {
             return true;
         }
-        std::ifstream f(c.admin.token_file);
-        if (!f) {
-            err = c.admin.token_file + ": cannot read admin token file";
-            return false;
-        }
-        std::getline(f, token);
-        while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
-            token.pop_back();
-        }
-        if (token.size() < 16) {
-            err = c.admin.token_file + ": admin token must be at least 16 characters";
-            return false;
-        }
-        return true;
+        auto t = read_token_file(c.admin.token_file, "admin token", err);
+        token = t.value_or("");
+        return t.has_value();
     }
 
     void publish_runtime(std::shared_ptr<const runtime> r) {
