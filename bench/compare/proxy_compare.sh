@@ -34,17 +34,8 @@ ulimit -n 65536 2>/dev/null || true
 
 work=$(mktemp -d /tmp/anteroom-compare.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
+source bench/compare/common.sh
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "nothing listens on port $1; logs in $work:" >&2; tail -n 5 "$work"/*.log "$work"/*.err >&2 2>/dev/null; exit 1
-}
 
 up_port=$(free_port); ng_port=$(free_port); ha_port=$(free_port); an_port=$(free_port)
 an_admin=$(free_port)

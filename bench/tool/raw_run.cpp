@@ -6,6 +6,8 @@
 #include <memory>
 #include <thread>
 
+#include "bench/tool/interrupt.hpp"
+#include "bench/tool/net_errors.hpp"
 #include "bench/tool/schedule.hpp"
 #include "common/net.hpp"
 
@@ -55,22 +57,6 @@ struct connection {
     clock::time_point deadline = clock::time_point::max();
     bool timed_out = false;
 };
-
-error_kind classify(const beast::error_code& ec, bool timed_out) {
-    if (timed_out) {
-        return error_kind::timeout;
-    }
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == http::error::partial_message) {
-        return error_kind::closed;
-    }
-    if (ec == net::error::connection_reset || ec == net::error::broken_pipe) {
-        return error_kind::reset;
-    }
-    if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
-        return error_kind::parse;
-    }
-    return error_kind::other;
-}
 
 struct thread_runner {
     thread_runner(const raw_options& o, const std::vector<std::string>& requests, unsigned index, unsigned conns,
@@ -150,6 +136,10 @@ private:
                 c.wait.expires_at(*due);
                 co_await c.wait.async_wait(use_tuple);
             }
+            if (interrupted()) {  // Ctrl-C while waiting for the slot: it was never sent
+                --stats.attempts;
+                break;
+            }
             const auto& request = requests_[next_path_++ % requests_.size()];
             const auto now = clock::now();
             // Closed loop: from when the request is sent (connect included for a new
@@ -206,6 +196,13 @@ private:
         while (active_ > 0) {
             sweeper_.expires_after(interval);
             co_await sweeper_.async_wait(use_tuple);
+            if (interrupted()) {
+                // No new slots; requests in flight finish (bounded by --timeout) and are counted.
+                sched_.stop();
+                for (auto& c : conns_) {
+                    c->wait.cancel();
+                }
+            }
             const auto now = clock::now();
             for (auto& c : conns_) {
                 if (now >= c->deadline) {
@@ -261,6 +258,7 @@ raw_report run_raw(const raw_options& o) {
     raw_report report;
     report.options = &o;
     report.elapsed = clock::now() - start;
+    report.interrupted = interrupted();
     for (auto& r : runners) {
         report.stats.merge(r->stats);
     }

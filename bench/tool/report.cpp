@@ -79,6 +79,9 @@ std::string format_text(const raw_report& r) {
                   o.keep_alive ? "keep-alive" : "new connection per request",
                   o.rate > 0 ? ", fixed rate" : "");
     out += line;
+    if (r.interrupted) {
+        out += "  INTERRUPTED: figures of what ran until Ctrl-C\n";
+    }
     if (o.rate > 0) {
         std::snprintf(line, sizeof line, "  target rate %.0f req/s (latency from the intended send time)\n", o.rate);
         out += line;
@@ -95,7 +98,7 @@ std::string format_text(const raw_report& r) {
     out += "  mean " + format_us(static_cast<std::uint64_t>(s.latency_us.mean())) + "\n";
     out += "  status ";
     for (std::size_t i = 0; i < s.status_class.size(); ++i) {
-        out += " " + std::to_string(i + 1) + "xx " + std::to_string(s.status_class[i]);
+        out.append(" ").append(std::to_string(i + 1)).append("xx ").append(std::to_string(s.status_class[i]));
     }
     out += "\n  errors ";
     for (std::size_t i = 0; i < error_kind_count; ++i) {
@@ -118,6 +121,7 @@ nlohmann::json to_json(const raw_report& r) {
     j["keep_alive"] = o.keep_alive;
     j["rate"] = o.rate;
     j["elapsed_seconds"] = std::chrono::duration<double>(r.elapsed).count();
+    j["interrupted"] = r.interrupted;
     j["attempts"] = s.attempts;
     j["responses"] = s.responses;
     j["requests_per_second"] = r.requests_per_second();

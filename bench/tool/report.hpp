@@ -48,6 +48,7 @@ struct raw_report {
     const raw_options* options = nullptr;
     std::chrono::nanoseconds elapsed{};
     raw_stats stats;
+    bool interrupted = false;  // Ctrl-C: the figures cover what ran until then
 
     double requests_per_second() const;  // responses per second of elapsed time
 };
