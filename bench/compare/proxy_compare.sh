@@ -5,16 +5,24 @@
 #
 #   bench/compare/proxy_compare.sh [--rounds N] [--duration 10s] [--connections 128]
 #                                  [--anteroom build/bench/app/anteroom] [--extra] [--admission]
+#                                  [--waiting-room] [--tool wrk|raw|both]
+#                                  [--bench build/bench/bench/tool/anteroom-bench]
 #
 # --extra adds rows: anteroom with its JSON access log written to a file, and anteroom with two
 # worker threads in both acceptor modes (SO_REUSEPORT per worker vs one distributing acceptor).
 # --admission adds a row for admitted traffic: anteroom with a waiting room on "/" and every
 # request carrying a valid pass (signature check, binding, pass table touch per request).
+# --waiting-room adds the waiting room's own answers, against the upstream nginx `return 200`
+# measured directly (row "nginx-200"): "anteroom-first-visit" (no cookie: a new ticket and the
+# waiting page every request) and "anteroom-status" (/_anteroom/status polls with a ticket in
+# line). --tool both measures every contender with wrk and with anteroom-bench raw in each round
+# (rows name@wrk, name@raw). bench/compare.sh runs all of it.
 # Needs: wrk, nginx (nginx-light), haproxy, python3. Run `make bench` first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 rounds=5 duration=10s conns=128 anteroom=build/bench/app/anteroom extra=0 admission=0
+waiting_room=0 tool=wrk bench=build/bench/bench/tool/anteroom-bench
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -23,13 +31,20 @@ while [[ $# -gt 0 ]]; do
     --anteroom) anteroom=$2; shift 2 ;;
     --extra) extra=1; shift ;;
     --admission) admission=1; shift ;;
+    --waiting-room) waiting_room=1; shift ;;
+    --tool) tool=$2; shift 2 ;;
+    --bench) bench=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
-for tool in wrk nginx haproxy python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (make bench installs it)" >&2; exit 1; }
+for needed in wrk nginx haproxy python3; do
+  command -v "$needed" >/dev/null || { echo "missing $needed (make bench installs it)" >&2; exit 1; }
 done
 [[ -x $anteroom ]] || { echo "missing $anteroom (run make bench)" >&2; exit 1; }
+case $tool in wrk) tools=(wrk) ;; raw) tools=(raw) ;; both) tools=(wrk raw) ;; *) echo "--tool: wrk, raw or both" >&2; exit 2 ;; esac
+if [[ $tool != wrk && ! -x $bench ]]; then
+  echo "missing $bench (run make bench)" >&2; exit 1
+fi
 ulimit -n 65536 2>/dev/null || true
 
 work=$(mktemp -d /tmp/anteroom-compare.XXXXXX)
@@ -122,7 +137,7 @@ if [[ $extra -eq 1 ]]; then
   "$anteroom" serve --config "$work/an-2t-one-acceptor.toml" 2>>"$work/anteroom.err" & pids+=($!)
   contenders+=("anteroom+accesslog:$p1" "anteroom-2t-reuseport:$p2" "anteroom-2t-one-acceptor:$p3")
 fi
-declare -A headers=()
+declare -A headers=() paths=()
 if [[ $admission -eq 1 ]]; then
   p4=$(free_port) a4=$(free_port)
   echo "bench-agent-token-0123456789" > "$work/agent.token"
@@ -142,35 +157,79 @@ PY
   contenders+=("anteroom+pass:$p4")
   headers[anteroom+pass]="Cookie: $pass"
 fi
+if [[ $waiting_room -eq 1 ]]; then
+  # The room's one active place is taken (an agent's pass that does not lapse for a day), so
+  # every visitor stays in line: each cookie-less request is a first visit, and the polled
+  # ticket stays queued for the whole run.
+  p5=$(free_port) a5=$(free_port)
+  echo "bench-agent-token-0123456789" > "$work/agent.token"
+  { anteroom_conf "$p5" "$a5" 1 true ""
+    printf '[admission]\nagent_token_file = "%s"\n[[room]]\nid = "portal"\npaths = ["/"]\n' "$work/agent.token"
+    printf 'new_users_per_minute = 1\nmax_active_users = 1\nsession_idle_timeout = "24h"\nsession_max_duration = "24h"\n'; } |
+    sed "s|$work/state|$work/state-waiting|" > "$work/an-waiting.toml"
+  "$anteroom" serve --config "$work/an-waiting.toml" 2>>"$work/anteroom.err" & pids+=($!)
+  wait_port "$p5"
+  ticket=$(python3 - "$p5" <<'PY'
+import http.client, sys
+def get(headers):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+    c.request("GET", "/", headers=headers)
+    r = c.getresponse()
+    r.read()
+    return r
+get({"Anteroom-Agent": "bench-agent-token-0123456789"})  # takes the only active place
+r = get({"Accept": "application/json"})
+print(next(v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie" and v.startswith("anteroom_ticket_")))
+PY
+)
+  contenders+=("nginx-200:$up_port" "anteroom-first-visit:$p5" "anteroom-status:$p5")
+  headers[anteroom-status]="Cookie: $ticket"
+  paths[anteroom-status]="/_anteroom/status?room=portal"
+fi
 for c in "${contenders[@]}"; do wait_port "${c##*:}"; done
 wait_port "$up_port"
 
 # Every contender must answer 200 before it is measured.
 for c in "${contenders[@]}"; do
-  code=$(python3 - "${c##*:}" "${headers[${c%%:*}]:-}" <<'PY'
+  code=$(python3 - "${c##*:}" "${headers[${c%%:*}]:-}" "${paths[${c%%:*}]:-/}" <<'PY'
 import http.client, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
-h = dict([sys.argv[2].split(": ", 1)]) if len(sys.argv) > 2 and sys.argv[2] else {}
-c.request("GET", "/", headers=h); print(c.getresponse().status)
+h = dict([sys.argv[2].split(": ", 1)]) if sys.argv[2] else {}
+c.request("GET", sys.argv[3], headers=h); print(c.getresponse().status)
 PY
 )
   [[ $code == 200 ]] || { echo "${c%%:*} answered $code" >&2; exit 1; }
 done
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); wrk -t1 -c$conns -d$duration, $rounds rounds"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); ${tools[*]}: 1 thread, $conns connections, $duration; $rounds rounds"
 results="$work/results.tsv"
+# One measurement; prints "req/s p50 p99 notes" (latencies with their unit, as wrk writes them).
+measure() {  # $1 tool, $2 url, $3 header or ""
+  local hdr=() out
+  [[ -n $3 ]] && hdr=(-H "$3")
+  if [[ $1 == wrk ]]; then
+    out=$(wrk -t1 -c"$conns" -d"$duration" --latency "${hdr[@]}" "$2")
+    echo "$(awk '/^Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="50%" {print $2}' <<<"$out")" \
+      "$(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')"
+  else
+    "$bench" raw -c "$conns" -d "$duration" --json "$work/raw.json" "${hdr[@]}" "$2" > /dev/null
+    python3 - "$work/raw.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+bad = j["errors"]["total"] + sum(v for k, v in j["status"].items() if k != "2xx")
+print(f'{j["requests_per_second"]:.2f} {j["latency_us"]["p50"]}us {j["latency_us"]["p99"]}us', f"non-2xx or errors: {bad}" if bad else "")
+PY
+  fi
+}
 for r in $(seq "$rounds"); do
   for c in "${contenders[@]}"; do
-    name=${c%%:*} port=${c##*:}
-    hdr=()
-    [[ -n ${headers[$name]:-} ]] && hdr=(-H "${headers[$name]}")
-    out=$(wrk -t1 -c"$conns" -d"$duration" --latency "${hdr[@]}" "http://127.0.0.1:$port/")
-    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-    printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$name" "$rps" "$p50" "$p99" >> "$results"
-    printf 'round %s %-26s %10s req/s  p50 %-8s p99 %-8s %s\n' "$r" "$name" "$rps" "$p50" "$p99" "$errs"
+    for t in "${tools[@]}"; do
+      name=${c%%:*} port=${c##*:} row=${c%%:*}
+      [[ ${#tools[@]} -gt 1 ]] && row=$name@$t
+      read -r rps p50 p99 errs < <(measure "$t" "http://127.0.0.1:$port${paths[$name]:-/}" "${headers[$name]:-}")
+      printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$row" "$rps" "$p50" "$p99" >> "$results"
+      printf 'round %s %-30s %10s req/s  p50 %-8s p99 %-8s %s\n' "$r" "$row" "$rps" "$p50" "$p99" "$errs"
+    done
   done
 done
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$an_pid/status")
@@ -188,9 +247,15 @@ for line in open(sys.argv[1]):
     _, name, rps, p50, p99 = line.split()
     rows[name]["rps"].append(float(rps)); rows[name]["p50"].append(ms(p50)); rows[name]["p99"].append(ms(p99))
 med = {n: {k: statistics.median(v) for k, v in d.items()} for n, d in rows.items()}
-print("\n| contender | median req/s | median p50 ms | median p99 ms | req/s vs HAProxy | req/s vs nginx |")
-print("|---|---:|---:|---:|---:|---:|")
+# Ratios within one tool: "x@wrk" against "haproxy@wrk" (plain names when there is one tool).
+def base(name, of):
+    tool = name.partition("@")[2]
+    return med.get(of + ("@" + tool if tool else ""))
+def ratio(m, b):
+    return f"{m['rps'] / b['rps']:.2f}x" if b else ""
+print("\n| contender | median req/s | median p50 ms | median p99 ms | req/s vs HAProxy | req/s vs nginx | req/s vs nginx return 200 |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 for n, m in med.items():
     print(f"| {n} | {m['rps']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | "
-          f"{m['rps']/med['haproxy']['rps']:.2f}x | {m['rps']/med['nginx']['rps']:.2f}x |")
+          f"{ratio(m, base(n, 'haproxy'))} | {ratio(m, base(n, 'nginx'))} | {ratio(m, base(n, 'nginx-200'))} |")
 PY

@@ -106,13 +106,13 @@ wait_port "$up_port"; wait_port "$an_port"
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); room rate $rate/min, opens in ${opens_in}s; scenario $scenario" | tee "$out/surge.txt"
 cpu_before=$(awk '{print $14 + $15}' "/proc/$an_pid/stat")
-/usr/bin/time -v "$bench" surge --scenario "$scenario" --target "http://127.0.0.1:$an_port/" \
-  --json "$out/surge.json" --report "$out/surge.html" "$@" 2> >(tee "$out/bench.err" >&2) | tee -a "$out/surge.txt"
+/usr/bin/time -v -o "$out/time.txt" "$bench" surge --scenario "$scenario" --target "http://127.0.0.1:$an_port/" \
+  --json "$out/surge.json" --report "$out/surge.html" "$@" | tee -a "$out/surge.txt"
 cpu_after=$(awk '{print $14 + $15}' "/proc/$an_pid/stat")
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$an_pid/status")
 {
   echo "anteroom: $(( (cpu_after - cpu_before) / $(getconf CLK_TCK) )) s CPU during the run, RSS ${rss_kb} KiB at the end"
-  grep -E "Maximum resident|Elapsed|User time|System time" "$out/bench.err" | sed 's/^\s*/anteroom-bench: /'
+  grep -E "Maximum resident|Elapsed|User time|System time" "$out/time.txt" | sed 's/^\s*/anteroom-bench: /'
   curl -s "http://127.0.0.1:$an_admin/metrics" | grep -E '^anteroom_room_(admitted|passes_issued|tickets_issued|waiting|skipped)_?[a-z]*\{room="portal"\}' || true
 } | tee -a "$out/surge.txt"
 echo "report: $out/surge.html  json: $out/surge.json"

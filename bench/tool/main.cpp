@@ -87,6 +87,7 @@ int run_surge_command(const std::vector<std::string>& args) {
     std::string scenario_file;
     std::string json_file;
     std::string html_file;
+    std::string csv_file;
     std::string target_url;
     double scale = 1.0;
     unsigned threads = 0;
@@ -97,6 +98,7 @@ int run_surge_command(const std::vector<std::string>& args) {
     app.add_option("--scenario", scenario_file, "scenario file (bench/scenarios/*.toml)")->required();
     app.add_option("--json", json_file, "write every figure as JSON to this file");
     app.add_option("--report", html_file, "write a self-contained HTML page with charts to this file");
+    app.add_option("--visitors", csv_file, "write one CSV line per visitor (its record) to this file");
     app.add_option("--target", target_url, "override the scenario's [target] url (http://IP:PORT/path)");
     app.add_option("--scale", scale, "multiply every cohort's size (0.01 = a quick try)")->check(CLI::Range(1e-6, 100.0));
     app.add_option("--threads", threads, "override [run] threads")->check(CLI::Range(1u, max_threads));
@@ -149,7 +151,9 @@ int run_surge_command(const std::vector<std::string>& args) {
     sc.run.connections = connections != 0 ? connections : sc.run.connections;
     std::ofstream json_out;
     std::ofstream html_out;
-    if (!open_output(json_file, "--json", json_out) || !open_output(html_file, "--report", html_out)) {
+    std::ofstream csv_out;
+    if (!open_output(json_file, "--json", json_out) || !open_output(html_file, "--report", html_out) ||
+        !open_output(csv_file, "--visitors", csv_out)) {
         return 2;
     }
     install_interrupt_handler();
@@ -158,8 +162,11 @@ int run_surge_command(const std::vector<std::string>& args) {
     opts.fairness_tolerance_ms = static_cast<std::uint32_t>(tolerance_s * 1000);
     const auto report = run_surge(sc, opts);
     std::cout << format_text(report) << std::flush;
+    if (csv_out.is_open()) {
+        write_visitors_csv(csv_out, report);  // streamed: a million lines
+    }
     const bool ok = finish_output(json_out, json_file, to_json(report).dump(2) + "\n") &&
-                    finish_output(html_out, html_file, to_html(report));
+                    finish_output(html_out, html_file, to_html(report)) && finish_output(csv_out, csv_file, "");
     return ok ? 0 : 1;
 }
 

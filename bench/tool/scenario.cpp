@@ -202,7 +202,7 @@ void read_arrivals(reader& r, const toml::table& t, std::string_view where, arri
     if (t.get("early") != nullptr && a.shape != arrival_shape::spike) {
         r.error(*t.get("early"), "early: only a \"spike\" has early arrivals");
     }
-    if (t.get("early") != nullptr && a.early > 0 && a.start.count() == 0) {
+    if (t.get("early") != nullptr && a.shape == arrival_shape::spike && a.early > 0 && a.start.count() == 0) {
         r.error(*t.get("early"), "early: arrivals before the start need a start later than \"0s\"");
     }
 }
@@ -271,6 +271,7 @@ void read_cohort(reader& r, const toml::table& t, const arrival_spec& global, co
     has_count = t.get("count") != nullptr;
     if (has_share && has_count) {
         r.error(*t.get("count"), "count: give either share or count, not both");
+        has_count = false;  // one message for this mistake
     } else if (!has_share && !has_count) {
         r.error(t, "[[cohort]] '" + c.name + "' needs a share (0..1 of [arrivals] total) or a count");
     }

@@ -118,10 +118,14 @@ struct surge_report {
     surge_traffic traffic;
     timeline line{1000};
     std::uint64_t peak_waiting = 0;
+    std::vector<visitor_record> visitors;  // every visitor's record, in no particular order
 };
 
 std::string format_text(const surge_report& r);
 nlohmann::json to_json(const surge_report& r);
 std::string to_html(const surge_report& r);
+// One CSV line per visitor (--visitors): cohort, kind, times in ms from the run's beginning
+// (empty when it did not happen), first position shown, outcome, actions, requests.
+void write_visitors_csv(std::ostream& out, const surge_report& r);
 
 }  // namespace anteroom::bench

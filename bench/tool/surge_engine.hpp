@@ -73,10 +73,14 @@ struct progress_counters {
 
 class engine {
 public:
-    engine(const scenario& sc, std::vector<visitor_record> visitors, std::vector<std::uint64_t> ids, clock::time_point start)
+    // `visitors`: this thread's share, every `threads`-th visitor of the arrival order from
+    // `index` on (so a visitor's global number is local * threads + index).
+    engine(const scenario& sc, std::vector<visitor_record> visitors, unsigned index, unsigned threads,
+           clock::time_point start)
         : sc_(sc),
           vis_(std::move(visitors)),
-          ids_(std::move(ids)),
+          index_(index),
+          threads_(threads),
           start_(start),
           line_(static_cast<std::uint32_t>(sc.run.bucket.count())),
           ticker_(ioc_),
@@ -102,12 +106,14 @@ private:
     std::uint32_t now_ms() const {
         return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start_).count());
     }
+    // The global visitor number: its randomness and its target do not depend on the threads.
+    std::uint64_t id(std::uint32_t i) const { return std::uint64_t{i} * threads_ + index_; }
     const cohort_spec& cohort_of(const visitor_record& v) const { return sc_.cohorts[v.cohort]; }
     const target_endpoint& endpoint_of(std::uint32_t i) const {
-        return sc_.target.endpoints[ids_[i] % sc_.target.endpoints.size()];
+        return sc_.target.endpoints[id(i) % sc_.target.endpoints.size()];
     }
     std::uint64_t rnd(std::uint32_t i, std::uint64_t salt) const {
-        return splitmix(sc_.seed ^ splitmix(ids_[i] * 0x100000001b3ULL + salt));
+        return splitmix(sc_.seed ^ splitmix(id(i) * 0x100000001b3ULL + salt));
     }
     double unit(std::uint32_t i, std::uint64_t salt) const {
         return static_cast<double>(rnd(i, salt) >> 11) * 0x1p-53;
@@ -162,7 +168,8 @@ private:
 
     const scenario& sc_;
     std::vector<visitor_record> vis_;
-    std::vector<std::uint64_t> ids_;  // global visitor numbers (stable randomness per visitor)
+    unsigned index_;
+    unsigned threads_;
     clock::time_point start_;
     net::io_context ioc_{1};
     timeline line_;
@@ -185,6 +192,7 @@ private:
     std::uint64_t waiting_ = 0;
     std::uint64_t admitted_ = 0;
     std::uint32_t end_ms_ = 0;
+    std::uint32_t last_waiting_bucket_ = 0;
     bool stopping_ = false;
 };
 

@@ -1,6 +1,7 @@
 // The surge report as a table (stdout) and as JSON (--json): every figure of surge_analysis.hpp.
 
 #include <cstdio>
+#include <ostream>
 
 #include "bench/tool/surge_analysis.hpp"
 
@@ -260,6 +261,33 @@ nlohmann::json to_json(const surge_report& r) {
     }
     j["timeline"] = tl;
     return j;
+}
+
+void write_visitors_csv(std::ostream& out, const surge_report& r) {
+    out << "cohort,kind,arrival_ms,first_answer_ms,position,eta_deadline_ms,admitted_ms,done_ms,outcome,"
+           "challenged,deprioritised,denied,admitted,booked,prequeue,server_error,requests\n";
+    const auto t = [&](std::uint32_t v) {
+        if (v != no_time) {
+            out << v;
+        }
+        out << ',';
+    };
+    for (const auto& v : r.visitors) {
+        const auto& c = r.sc->cohorts[v.cohort];
+        out << c.name << ',' << to_string(c.kind) << ',';
+        t(v.arrival_ms);
+        t(v.first_answer_ms);
+        out << v.position << ',';
+        t(v.eta_deadline_ms);
+        t(v.admitted_ms);
+        t(v.done_ms);
+        out << to_string(v.result);
+        for (std::uint8_t bit : {action::challenged, action::deprioritised, action::denied, action::admitted, action::booked,
+                                 action::prequeue, action::server_error}) {
+            out << ',' << ((v.actions & bit) != 0 ? 1 : 0);
+        }
+        out << ',' << v.requests << '\n';
+    }
 }
 
 }  // namespace anteroom::bench

@@ -20,6 +20,12 @@ net::awaitable<void> engine::tick() {
     std::uint32_t last_sweep = 0;
     for (;;) {
         const std::uint32_t now = now_ms();
+        // The queue length at each bucket's end; a bucket the loop slept through (a busy
+        // machine) gets the same figure rather than a false zero.
+        for (std::uint32_t b = last_waiting_bucket_ + 1; b < now / line_.bucket_ms(); ++b) {
+            line_.at(b * line_.bucket_ms()).waiting = static_cast<std::uint32_t>(waiting_);
+        }
+        last_waiting_bucket_ = now / line_.bucket_ms();
         line_.at(now).waiting = static_cast<std::uint32_t>(waiting_);
         if (interrupted() || now >= stop_ms || terminal_ == vis_.size()) {
             end_ms_ = now;
@@ -365,21 +371,22 @@ surge_report run_surge(const scenario& sc, const surge_options& o) {
     auto all = make_visitors(sc);
     const unsigned threads = std::max(1u, sc.run.threads);
     std::vector<std::vector<visitor_record>> slices(threads);
-    std::vector<std::vector<std::uint64_t>> ids(threads);
-    for (auto& s : slices) {
-        s.reserve(all.size() / threads + 1);
+    if (threads == 1) {
+        slices[0] = std::move(all);
+    } else {
+        for (auto& s : slices) {
+            s.reserve(all.size() / threads + 1);
+        }
+        for (std::size_t k = 0; k < all.size(); ++k) {
+            slices[k % threads].push_back(all[k]);
+        }
+        all = {};
     }
-    for (std::size_t k = 0; k < all.size(); ++k) {
-        slices[k % threads].push_back(all[k]);
-        ids[k % threads].push_back(k);
-    }
-    all.clear();
-    all.shrink_to_fit();
 
     const auto start = clock::now();
     std::vector<std::unique_ptr<engine>> engines;
     for (unsigned t = 0; t < threads; ++t) {
-        engines.push_back(std::make_unique<engine>(sc, std::move(slices[t]), std::move(ids[t]), start));
+        engines.push_back(std::make_unique<engine>(sc, std::move(slices[t]), t, threads, start));
     }
     std::vector<std::thread> workers;
     for (auto& e : engines) {
@@ -429,6 +436,7 @@ surge_report run_surge(const scenario& sc, const surge_options& o) {
         r.peak_waiting = std::max<std::uint64_t>(r.peak_waiting, b.waiting);
     }
     r.figures = analyse(merged, sc, end_ms, o.fairness_tolerance_ms);
+    r.visitors = std::move(merged);
     return r;
 }
 

@@ -41,7 +41,7 @@ void engine::build(std::uint32_t i, std::string& out) {
             char date[16];
             std::snprintf(date, sizeof date, "%04u-%02u-%02u", static_cast<unsigned>(y), static_cast<unsigned>(m),
                           static_cast<unsigned>(d));
-            const std::string number = std::to_string(ids_[i]);
+            const std::string number = std::to_string(id(i));
             std::string contact = "v";
             contact.append(number).append("@example.test");
             body = nlohmann::json{{"name", std::string("Visitor ").append(number)},

@@ -290,8 +290,9 @@ interval = "100ms"
 )");
     const auto json_path = dir_ + "/surge.json";
     const auto html_path = dir_ + "/surge.html";
+    const auto csv_path = dir_ + "/visitors.csv";
     const auto r = run_process({ANTEROOM_BENCH_BINARY, "surge", "--scenario", scenario, "--json", json_path, "--report",
-                                html_path, "--quiet"},
+                                html_path, "--visitors", csv_path, "--quiet"},
                                std::chrono::seconds(60));
     ASSERT_EQ(r.code, 0) << r.err << r.out;
     const auto j = read_json(json_path);
@@ -341,6 +342,26 @@ interval = "100ms"
     EXPECT_EQ(charts, 4u);
     EXPECT_EQ(page.find("<script"), std::string::npos);
     EXPECT_NE(r.out.find("order fairness"), std::string::npos) << r.out;
+
+    // One CSV line per visitor, and its outcomes are the report's.
+    std::ifstream csv(csv_path);
+    std::string line;
+    std::getline(csv, line);
+    EXPECT_TRUE(line.starts_with("cohort,kind,arrival_ms")) << line;
+    std::map<std::string, std::uint64_t> outcomes;
+    std::size_t rows = 0;
+    while (std::getline(csv, line)) {
+        ++rows;
+        std::size_t at = 0;
+        for (int field = 0; field < 8; ++field) {
+            at = line.find(',', at) + 1;
+        }
+        ++outcomes[line.substr(at, line.find(',', at) - at)];
+    }
+    EXPECT_EQ(rows, 3000u);
+    for (const auto& [name, n] : j["visitors"]["outcomes"].items()) {
+        EXPECT_EQ(outcomes[name], n.get<std::uint64_t>()) << name;
+    }
 }
 
 TEST_F(BenchSurge, CtrlCPrintsTheReportOfWhatRanSoFar) {
