@@ -460,49 +460,6 @@ std::string page_template::render(const page_context& ctx) const {
 
 // ---- the rest of the interface -----------------------------------------------------------------
 
-language pick_language(std::string_view accept_language) {
-    // The best q of any range naming the language ("en", "en-GB"); "*" states no preference.
-    double q_de = 0;
-    double q_en = 0;
-    while (!accept_language.empty()) {
-        const auto comma = accept_language.find(',');
-        std::string_view item = accept_language.substr(0, comma);
-        accept_language.remove_prefix(comma == std::string_view::npos ? accept_language.size() : comma + 1);
-
-        const auto semi = item.find(';');
-        std::string_view tag = item.substr(0, semi);
-        std::string_view params = semi == std::string_view::npos ? std::string_view{} : item.substr(semi + 1);
-        double q = 1;
-        bool malformed = false;
-        while (!params.empty()) {
-            const auto next = params.find(';');
-            std::string_view param = params.substr(0, next);
-            params.remove_prefix(next == std::string_view::npos ? params.size() : next + 1);
-            param.remove_prefix(std::min(param.size(), param.find_first_not_of(" \t")));
-            param = param.substr(0, param.find_last_not_of(" \t") + 1);
-            if (param.size() >= 2 && (param[0] | 0x20) == 'q' && param[1] == '=') {
-                const auto [end, ec] = std::from_chars(param.data() + 2, param.data() + param.size(), q);
-                malformed = ec != std::errc{} || end != param.data() + param.size() || q < 0 || q > 1;
-            }
-        }
-        if (malformed) {
-            continue;  // a weight we cannot read is no preference
-        }
-        tag.remove_prefix(std::min(tag.size(), tag.find_first_not_of(" \t")));
-        tag = tag.substr(0, tag.find_last_not_of(" \t") + 1);
-        const auto names = [&](std::string_view lang) {
-            return tag.size() >= 2 && (tag[0] | 0x20) == lang[0] && (tag[1] | 0x20) == lang[1] &&
-                   (tag.size() == 2 || tag[2] == '-');
-        };
-        if (names("de")) {
-            q_de = std::max(q_de, q);
-        } else if (names("en")) {
-            q_en = std::max(q_en, q);
-        }
-    }
-    return q_en > q_de ? language::en : language::de;
-}
-
 std::string status_json(std::string_view room, const wait_info& info, std::optional<std::string_view> go_to) {
     using json = nlohmann::ordered_json;
     const bool known = info.position != 0;

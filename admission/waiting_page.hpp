@@ -11,12 +11,12 @@
 
 #include "admission/queue_store.hpp"
 #include "common/config.hpp"
+#include "common/http_fields.hpp"
 
 namespace anteroom::admission {
 
-enum class language { de, en };
-// German unless Accept-Language prefers English (q-values honoured; "de" wins ties).
-language pick_language(std::string_view accept_language);
+using language = ui_language;  // common/http_fields.hpp
+using anteroom::pick_language;
 
 struct page_context {
     const room_config* room = nullptr;

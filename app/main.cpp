@@ -5,15 +5,19 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <csignal>
+#include <ctime>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include "admission/token.hpp"
+#include "booking/service.hpp"
 #include "admission/waiting_page.hpp"
 #include "common/config.hpp"
 #include "common/crypto.hpp"
+#include "common/net.hpp"
 #include "common/keyfile.hpp"
 #include "common/log.hpp"
 #include "common/timefmt.hpp"
@@ -75,6 +79,81 @@ int cmd_serve(const std::string& path) {
     }
     srv.wait();
     ANTEROOM_LOG(anteroom::log_level::info, "server", "stopped");
+    return 0;
+}
+
+// The booking backend alone (for a separate host); stops on SIGINT/SIGTERM.
+int cmd_booking(const std::string& path) {
+    const auto r = anteroom::load_config(path);
+    if (!r.errors.empty()) {
+        return print_errors(r);
+    }
+    std::string err;
+    auto svc = anteroom::booking::service::start({r.cfg, nullptr}, err);
+    if (!svc) {
+        std::cerr << "anteroom booking: cannot start: " << err << "\n";
+        return 1;
+    }
+    ANTEROOM_LOG(anteroom::log_level::info, "booking",
+                 "booking backend listening on " + svc->local_endpoint().address().to_string() + ":" +
+                     std::to_string(svc->local_endpoint().port()));
+    net::io_context ioc;
+    net::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code&, int) { svc->stop(); });
+    ioc.run();
+    ANTEROOM_LOG(anteroom::log_level::info, "booking", "stopped");
+    return 0;
+}
+
+// Creates a hotline agent account; the password is read from stdin (one line), never argv.
+int cmd_booking_agent(const std::string& path, const std::string& name) {
+    const auto r = anteroom::load_config(path);
+    if (!r.errors.empty()) {
+        return print_errors(r);
+    }
+    std::string password;
+    if (!std::getline(std::cin, password) || password.size() < 12) {
+        std::cerr << "anteroom booking-agent: give the password (at least 12 characters) on stdin\n";
+        return 1;
+    }
+    std::string err;
+    auto db = anteroom::booking::open_configured(*r.cfg, err);
+    if (!db.ok()) {
+        std::cerr << "anteroom booking-agent: " << err << "\n";
+        return 1;
+    }
+    const auto id = db.value->create_agent(name, password, std::time(nullptr));
+    if (!id.ok()) {
+        std::cerr << "anteroom booking-agent: cannot create \"" << name << "\": "
+                  << (id.error == anteroom::booking::store_error::conflict ? "the name is taken"
+                                                                           : anteroom::booking::to_string(id.error))
+                  << "\n";
+        return 1;
+    }
+    std::cout << "created hotline agent \"" << name << "\" (id " << id.value << ")\n";
+    return 0;
+}
+
+// The retention job once (it also runs periodically inside the service). Counts only.
+int cmd_retention(const std::string& path) {
+    const auto r = anteroom::load_config(path);
+    if (!r.errors.empty()) {
+        return print_errors(r);
+    }
+    std::string err;
+    auto db = anteroom::booking::open_configured(*r.cfg, err);
+    if (!db.ok()) {
+        std::cerr << "anteroom retention: " << err << "\n";
+        return 1;
+    }
+    const auto c = db.value->run_retention(std::time(nullptr));
+    if (!c.ok()) {
+        std::cerr << "anteroom retention: " << anteroom::booking::to_string(c.error) << "\n";
+        return 1;
+    }
+    std::cout << "deleted " << c.value.unbooked_deleted << " registrations without appointment, "
+              << c.value.vaccinated_deleted << " after vaccination; " << c.value.sessions_expired
+              << " expired sessions\n";
     return 0;
 }
 
@@ -180,7 +259,27 @@ int main(int argc, char** argv) {
     invite->add_option("--valid", invite_valid, "how long the code admits (e.g. 7d, 12h, 30m)")->capture_default_str();
     auto* invite_id_opt = invite->add_option("--id", invite_id, "code id for audit and revocation (default: random)");
 
+    auto* booking = app.add_subcommand("booking", "run the booking backend alone ([booking] listen)");
+    booking->add_option("-c,--config", config_path, "config file (TOML)")->capture_default_str();
+    std::string agent_name;
+    auto* booking_agent =
+        app.add_subcommand("booking-agent", "create a hotline agent account (password on stdin)");
+    booking_agent->add_option("-c,--config", config_path, "config file (TOML)")->capture_default_str();
+    booking_agent->add_option("-n,--name", agent_name, "agent login name")->required();
+    auto* retention = app.add_subcommand("retention", "delete personal data the retention rules say (counts only)");
+    retention->add_option("-c,--config", config_path, "config file (TOML)")->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
+
+    if (*booking) {
+        return cmd_booking(config_path);
+    }
+    if (*booking_agent) {
+        return cmd_booking_agent(config_path, agent_name);
+    }
+    if (*retention) {
+        return cmd_retention(config_path);
+    }
 
     if (*check) {
         return cmd_check_config(config_path);

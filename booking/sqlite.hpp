@@ -6,6 +6,8 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,6 +65,10 @@ public:
     connection& operator=(const connection&) = delete;
 
     sqlite3* get() const { return db_; }
+    // Connections of one process share a writer mutex, so their write transactions queue here
+    // instead of in SQLite's busy handler (which sleeps in steps of milliseconds).
+    void set_writer(std::shared_ptr<std::mutex> m) { writer_ = std::move(m); }
+    std::mutex* writer() const { return writer_.get(); }
     // Statements are prepared once per connection and kept (keyed by the literal's address).
     stmt prepare(const char* sql);
     int exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
@@ -70,13 +76,17 @@ public:
 private:
     sqlite3* db_;
     std::unordered_map<const char*, sqlite3_stmt*> cache_;
+    std::shared_ptr<std::mutex> writer_;
 };
 
 // BEGIN IMMEDIATE takes the write lock up front, so the checks made inside cannot be outdated by
-// another writer before COMMIT.
+// another writer before COMMIT. The process's writer mutex is taken first and held to the end.
 class transaction {
 public:
-    explicit transaction(connection& c) : c_(c), rc_(c.exec("BEGIN IMMEDIATE")) {}
+    explicit transaction(connection& c)
+        : lock_(c.writer() != nullptr ? std::unique_lock<std::mutex>(*c.writer()) : std::unique_lock<std::mutex>()),
+          c_(c),
+          rc_(c.exec("BEGIN IMMEDIATE")) {}
     ~transaction() {
         if (rc_ == SQLITE_OK && !done_) {
             c_.exec("ROLLBACK");
@@ -93,6 +103,7 @@ public:
     }
 
 private:
+    std::unique_lock<std::mutex> lock_;
     connection& c_;
     int rc_;
     bool done_ = false;

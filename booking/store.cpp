@@ -16,7 +16,7 @@ using detail::one_row;
 namespace {
 
 // Ordered migrations: entry i takes user_version i to i + 1. Never edit a shipped entry; append.
-constexpr std::array<const char*, 2> migrations = {
+constexpr std::array<const char*, 3> migrations = {
     R"sql(
 CREATE TABLE centres(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
@@ -54,6 +54,16 @@ CREATE INDEX deliveries_by_day ON deliveries(centre_id, day);
 CREATE INDEX care_home_by_day ON care_home_reservations(centre_id, day);
 CREATE INDEX bookings_by_registration ON bookings(registration_id);
 CREATE INDEX letters_pending ON letters(printed_at);
+)sql",
+    R"sql(
+ALTER TABLE centres ADD COLUMN open_days INTEGER NOT NULL DEFAULT 127;
+ALTER TABLE bookings ADD COLUMN first_booking INTEGER REFERENCES bookings(id) ON DELETE CASCADE;
+CREATE INDEX bookings_by_first ON bookings(first_booking);
+CREATE INDEX bookings_by_day ON bookings(day);
+CREATE TABLE sessions(
+  token_hash BLOB PRIMARY KEY, kind INTEGER NOT NULL, subject INTEGER NOT NULL, expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_expiry ON sessions(expires_at);
 )sql",
 };
 
@@ -106,6 +116,7 @@ std::string_view to_string(store_error e) {
         case store_error::busy: return "busy";
         case store_error::io: return "io";
         case store_error::schema_too_new: return "schema_too_new";
+        case store_error::day_closed: return "day_closed";
     }
     return "unknown";
 }
@@ -160,6 +171,7 @@ result<std::unique_ptr<store>> store::open(const std::string& path, const store_
         conn->exec("PRAGMA secure_delete=ON") != SQLITE_OK || conn->exec("PRAGMA foreign_keys=ON") != SQLITE_OK) {
         return {from_sqlite(sqlite3_errcode(raw)) == store_error::busy ? store_error::busy : store_error::io, nullptr};
     }
+    conn->set_writer(options.writer ? options.writer : std::make_shared<std::mutex>());
     std::unique_ptr<store> s(new store(std::move(conn), options));
     if (auto m = s->migrate(); !m.ok()) {
         return {m.error, nullptr};
@@ -191,31 +203,140 @@ result<void> store::migrate() {
     return {from_sqlite(tx.commit())};
 }
 
+namespace {
+
+centre centre_from_row(const sql::stmt& s) {
+    centre c;
+    c.id = s.int64(0);
+    c.name = s.text(1);
+    c.hours = {static_cast<int>(s.int64(2)), static_cast<int>(s.int64(3)), static_cast<int>(s.int64(4))};
+    c.open_days = static_cast<std::uint8_t>(s.int64(5) & every_day);
+    return c;
+}
+
+bool valid_centre(const centre& c) {
+    return !c.name.empty() && c.name.size() <= 200 && valid_hours(c.hours) && (c.open_days & every_day) != 0;
+}
+
+}  // namespace
+
 result<std::int64_t> store::add_centre(const centre& c) {
-    if (c.name.empty() || !valid_hours(c.hours)) {
+    if (!valid_centre(c)) {
         return {store_error::invalid_input};
     }
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
     auto s = db_->prepare(
-        "INSERT INTO centres(name, opens_minute, closes_minute, slot_minutes) VALUES (?1, ?2, ?3, ?4)");
+        "INSERT INTO centres(name, opens_minute, closes_minute, slot_minutes, open_days) VALUES (?1, ?2, ?3, ?4, ?5)");
     s.bind(1, std::string_view(c.name)).bind(2, c.hours.opens_minute).bind(3, c.hours.closes_minute);
-    s.bind(4, c.hours.slot_minutes);
+    s.bind(4, c.hours.slot_minutes).bind(5, c.open_days & every_day);
     if (auto e = done(s.step()); e != store_error::ok) {
         return {e};
     }
-    return {store_error::ok, sqlite3_last_insert_rowid(db_->get())};
+    const std::int64_t id = sqlite3_last_insert_rowid(db_->get());
+    return {from_sqlite(tx.commit()), id};
+}
+
+result<std::int64_t> store::upsert_centre(const centre& c) {
+    if (!valid_centre(c)) {
+        return {store_error::invalid_input};
+    }
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
+    auto s = db_->prepare(
+        "INSERT INTO centres(name, opens_minute, closes_minute, slot_minutes, open_days) VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT(name) DO UPDATE SET opens_minute = excluded.opens_minute, closes_minute = "
+        "excluded.closes_minute, slot_minutes = excluded.slot_minutes, open_days = excluded.open_days RETURNING id");
+    s.bind(1, std::string_view(c.name)).bind(2, c.hours.opens_minute).bind(3, c.hours.closes_minute);
+    s.bind(4, c.hours.slot_minutes).bind(5, c.open_days & every_day);
+    if (auto e = one_row(s.step()); e != store_error::ok) {
+        return {e};
+    }
+    const std::int64_t id = s.int64(0);
+    if (auto e = done(s.step()); e != store_error::ok) {
+        return {e};
+    }
+    return {from_sqlite(tx.commit()), id};
+}
+
+result<void> store::update_centre(const centre& c) {
+    if (!valid_centre(c)) {
+        return {store_error::invalid_input};
+    }
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
+    auto s = db_->prepare(
+        "UPDATE centres SET name = ?2, opens_minute = ?3, closes_minute = ?4, slot_minutes = ?5, open_days = ?6 "
+        "WHERE id = ?1");
+    s.bind(1, c.id).bind(2, std::string_view(c.name)).bind(3, c.hours.opens_minute).bind(4, c.hours.closes_minute);
+    s.bind(5, c.hours.slot_minutes).bind(6, c.open_days & every_day);
+    if (auto e = detail::change_one(s, db_->get()); e != store_error::ok) {
+        return {e};
+    }
+    return {from_sqlite(tx.commit())};
+}
+
+result<std::vector<centre>> store::centres() {
+    auto s = db_->prepare("SELECT id, name, opens_minute, closes_minute, slot_minutes, open_days FROM centres ORDER BY id");
+    std::vector<centre> out;
+    int rc = 0;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        out.push_back(centre_from_row(s));
+    }
+    return {done(rc), std::move(out)};
+}
+
+result<centre> store::centre_by_id(std::int64_t id) {
+    auto s = db_->prepare(
+        "SELECT id, name, opens_minute, closes_minute, slot_minutes, open_days FROM centres WHERE id = ?1");
+    s.bind(1, id);
+    if (auto e = one_row(s.step()); e != store_error::ok) {
+        return {e};
+    }
+    return {store_error::ok, centre_from_row(s)};
 }
 
 result<void> store::set_group_open(std::int64_t group, bool open) {
+    if (group < 0) {
+        return {store_error::invalid_input};
+    }
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
     auto s = db_->prepare(
         "INSERT INTO priority_groups(id, open) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET open = excluded.open");
     s.bind(1, group).bind(2, open ? 1 : 0);
-    return {done(s.step())};
+    if (auto e = done(s.step()); e != store_error::ok) {
+        return {e};
+    }
+    return {from_sqlite(tx.commit())};
+}
+
+result<std::vector<std::pair<std::int64_t, bool>>> store::groups() {
+    auto s = db_->prepare("SELECT id, open FROM priority_groups ORDER BY id");
+    std::vector<std::pair<std::int64_t, bool>> out;
+    int rc = 0;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        out.emplace_back(s.int64(0), s.int64(1) != 0);
+    }
+    return {done(rc), std::move(out)};
 }
 
 result<std::int64_t> store::record_delivery(std::int64_t centre_id, day_number day, std::int64_t vials,
                                             unix_seconds now) {
     if (vials <= 0) {
         return {store_error::invalid_input};
+    }
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
     }
     auto s = db_->prepare(
         "INSERT INTO deliveries(centre_id, day, vials, recorded_at) "
@@ -227,7 +348,8 @@ result<std::int64_t> store::record_delivery(std::int64_t centre_id, day_number d
     if (sqlite3_changes(db_->get()) == 0) {
         return {store_error::not_found};
     }
-    return {store_error::ok, sqlite3_last_insert_rowid(db_->get())};
+    const std::int64_t id = sqlite3_last_insert_rowid(db_->get());
+    return {from_sqlite(tx.commit()), id};
 }
 
 result<day_usage> store::usage_of(std::int64_t centre_id, day_number day) {
@@ -322,9 +444,16 @@ result<void> store::release_care_home(std::int64_t reservation_id, std::int64_t 
 }
 
 result<void> store::record_vaccination_complete(std::int64_t registration_id, day_number day) {
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
     auto s = db_->prepare("UPDATE registrations SET vaccination_complete = ?2 WHERE id = ?1");
     s.bind(1, registration_id).bind(2, day);
-    return {detail::change_one(s, db_->get())};
+    if (auto e = detail::change_one(s, db_->get()); e != store_error::ok) {
+        return {e};
+    }
+    return {from_sqlite(tx.commit())};
 }
 
 result<login_data> store::register_person(const new_registration& r, unix_seconds now) {
@@ -336,6 +465,11 @@ result<login_data> store::register_person(const new_registration& r, unix_second
     const secret_hash h = hash_secret(out.pin, options_.pin_iterations);
     if (out.pin.empty() || h.hash.empty()) {
         return {store_error::io};
+    }
+    // The slow hash above ran outside the writer lock; only the insert takes it.
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
     }
     // A code collision (2^60 codes) is retried with a fresh code rather than reported.
     for (int attempt = 0; attempt < 4; ++attempt) {
@@ -350,7 +484,7 @@ result<login_data> store::register_person(const new_registration& r, unix_second
         const store_error e = done(s.step());
         if (e == store_error::ok) {
             out.registration_id = sqlite3_last_insert_rowid(db_->get());
-            return {store_error::ok, std::move(out)};
+            return {from_sqlite(tx.commit()), std::move(out)};
         }
         if (e != store_error::conflict) {
             return {e};

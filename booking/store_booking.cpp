@@ -91,18 +91,15 @@ result<booking_record> store::book_tx(std::int64_t registration_id, std::int64_t
             return {store_error::group_closed};
         }
     }
-    opening_hours hours;
-    {
-        auto s = db_->prepare("SELECT opens_minute, closes_minute, slot_minutes FROM centres WHERE id = ?1");
-        s.bind(1, centre_id);
-        if (auto e = one_row(s.step()); e != store_error::ok) {
-            return {e};
-        }
-        hours = {static_cast<int>(s.int64(0)), static_cast<int>(s.int64(1)), static_cast<int>(s.int64(2))};
+    auto c = centre_by_id(centre_id);
+    if (!c.ok()) {
+        return {c.error};
     }
     if (replacing_booking != 0) {
-        // Freed first, so a rebook may take a slot on the same day; the caller rolls back on failure.
-        auto s = db_->prepare("DELETE FROM bookings WHERE id = ?1 AND registration_id = ?2 AND day >= ?3");
+        // Freed first (with its second appointment), so a rebook may take a slot on the same day;
+        // the transaction rolls back on failure and the old appointment stays.
+        auto s = db_->prepare(
+            "DELETE FROM bookings WHERE (id = ?1 OR first_booking = ?1) AND registration_id = ?2 AND day >= ?3");
         s.bind(1, replacing_booking).bind(2, registration_id).bind(3, today);
         if (auto e = done(s.step()); e != store_error::ok) {
             return {e};
@@ -121,7 +118,40 @@ result<booking_record> store::book_tx(std::int64_t registration_id, std::int64_t
             return {store_error::already_booked};
         }
     }
-    auto u = usage_of(centre_id, day);
+    auto first = insert_booking(registration_id, c.value, day, ch, agent_id, now, 0);
+    if (!first.ok()) {
+        return first;
+    }
+    if (options_.second_appointment_days > 0) {
+        // The second dose: N days later, or the next day the centre opens.
+        day_number second_day = day + options_.second_appointment_days;
+        for (int i = 0; i < 7 && !c.value.opens_on(second_day); ++i) {
+            ++second_day;
+        }
+        auto second = insert_booking(registration_id, c.value, second_day, ch, agent_id, now, first.value.id);
+        if (!second.ok()) {
+            return {second.error};
+        }
+    }
+    if (ch == channel::hotline) {
+        auto s = db_->prepare("INSERT INTO letters(booking_id, created_at) VALUES (?1, ?2)");
+        s.bind(1, first.value.id).bind(2, now);
+        if (auto e = done(s.step()); e != store_error::ok) {
+            return {e};
+        }
+        if (auto e = audit(*db_, now, agent_actor(agent_id), "hotline_book", registration_id); e != store_error::ok) {
+            return {e};
+        }
+    }
+    return {from_sqlite(tx.commit()), first.value};
+}
+
+result<booking_record> store::insert_booking(std::int64_t registration_id, const centre& c, day_number day, channel ch,
+                                             std::int64_t agent_id, unix_seconds now, std::int64_t first_booking) {
+    if (!c.opens_on(day)) {
+        return {store_error::day_closed};
+    }
+    auto u = usage_of(c.id, day);
     if (!u.ok()) {
         return {u.error};
     }
@@ -132,7 +162,7 @@ result<booking_record> store::book_tx(std::int64_t registration_id, std::int64_t
     std::int64_t slot = 0;
     {
         auto s = db_->prepare("SELECT slot FROM bookings WHERE centre_id = ?1 AND day = ?2 ORDER BY slot");
-        s.bind(1, centre_id).bind(2, day);
+        s.bind(1, c.id).bind(2, day);
         int rc = 0;
         while ((rc = s.step()) == SQLITE_ROW && s.int64(0) == slot) {
             ++slot;
@@ -144,32 +174,24 @@ result<booking_record> store::book_tx(std::int64_t registration_id, std::int64_t
     if (slot >= u.value.capacity) {
         return {store_error::no_capacity};
     }
-    booking_record b{0, registration_id, centre_id, day, slot, appointment_minute(hours, u.value.capacity, slot), ch};
-    {
-        auto s = db_->prepare(
-            "INSERT INTO bookings(registration_id, centre_id, day, slot, minute, channel, agent_id, created_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-        s.bind(1, registration_id).bind(2, centre_id).bind(3, day).bind(4, slot).bind(5, b.minute);
-        s.bind(6, static_cast<std::int64_t>(ch)).bind(8, now);
-        if (agent_id != 0) {
-            s.bind(7, agent_id);
-        }
-        if (auto e = done(s.step()); e != store_error::ok) {
-            return {e};
-        }
-        b.id = sqlite3_last_insert_rowid(db_->get());
+    booking_record b{0,  registration_id, c.id, day, slot, appointment_minute(c.hours, u.value.capacity, slot),
+                     ch, first_booking};
+    auto s = db_->prepare(
+        "INSERT INTO bookings(registration_id, centre_id, day, slot, minute, channel, agent_id, created_at, "
+        "first_booking) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    s.bind(1, registration_id).bind(2, c.id).bind(3, day).bind(4, slot).bind(5, b.minute);
+    s.bind(6, static_cast<std::int64_t>(ch)).bind(8, now);
+    if (agent_id != 0) {
+        s.bind(7, agent_id);
     }
-    if (ch == channel::hotline) {
-        auto s = db_->prepare("INSERT INTO letters(booking_id, created_at) VALUES (?1, ?2)");
-        s.bind(1, b.id).bind(2, now);
-        if (auto e = done(s.step()); e != store_error::ok) {
-            return {e};
-        }
-        if (auto e = audit(*db_, now, agent_actor(agent_id), "hotline_book", registration_id); e != store_error::ok) {
-            return {e};
-        }
+    if (first_booking != 0) {
+        s.bind(9, first_booking);
     }
-    return {from_sqlite(tx.commit()), b};
+    if (auto e = done(s.step()); e != store_error::ok) {
+        return {e};
+    }
+    b.id = sqlite3_last_insert_rowid(db_->get());
+    return {store_error::ok, b};
 }
 
 result<booking_record> store::book(std::int64_t registration_id, std::int64_t centre_id, day_number day,
@@ -183,23 +205,62 @@ result<booking_record> store::rebook(std::int64_t registration_id, std::int64_t 
 }
 
 result<void> store::cancel(std::int64_t registration_id, std::int64_t booking_id) {
-    // Deleting the row returns the appointment to the pool in the same statement.
-    auto s = db_->prepare("DELETE FROM bookings WHERE id = ?1 AND registration_id = ?2");
-    s.bind(1, booking_id).bind(2, registration_id);
-    return {detail::change_one(s, db_->get())};
+    // Deleting the rows returns the appointments to the pool in the same statement; cancelling
+    // either appointment of a pair cancels both.
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
+    std::int64_t first = booking_id;
+    {
+        auto s = db_->prepare("SELECT COALESCE(first_booking, id) FROM bookings WHERE id = ?1 AND registration_id = ?2");
+        s.bind(1, booking_id).bind(2, registration_id);
+        if (auto e = one_row(s.step()); e != store_error::ok) {
+            return {e};
+        }
+        first = s.int64(0);
+    }
+    auto s = db_->prepare("DELETE FROM bookings WHERE (id = ?1 OR first_booking = ?1) AND registration_id = ?2");
+    s.bind(1, first).bind(2, registration_id);
+    if (auto e = detail::change_one(s, db_->get()); e != store_error::ok) {
+        return {e};
+    }
+    return {from_sqlite(tx.commit())};
 }
 
 result<std::vector<booking_record>> store::bookings_of(std::int64_t registration_id) {
     auto s = db_->prepare(
-        "SELECT id, centre_id, day, slot, minute, channel FROM bookings WHERE registration_id = ?1 ORDER BY day, id");
+        "SELECT id, centre_id, day, slot, minute, channel, COALESCE(first_booking, 0) FROM bookings "
+        "WHERE registration_id = ?1 ORDER BY day, id");
     s.bind(1, registration_id);
     std::vector<booking_record> out;
     int rc = 0;
     while ((rc = s.step()) == SQLITE_ROW) {
         out.push_back({s.int64(0), registration_id, s.int64(1), static_cast<day_number>(s.int64(2)), s.int64(3),
-                       static_cast<int>(s.int64(4)), s.int64(5) == 1 ? channel::hotline : channel::online});
+                       static_cast<int>(s.int64(4)), s.int64(5) == 1 ? channel::hotline : channel::online,
+                       s.int64(6)});
     }
     return {done(rc), std::move(out)};
+}
+
+result<std::int64_t> store::registration_id_by_code(std::string_view booking_code) {
+    auto s = db_->prepare("SELECT id FROM registrations WHERE code = ?1");
+    s.bind(1, normalise_booking_code(booking_code));
+    if (auto e = one_row(s.step()); e != store_error::ok) {
+        return {e};
+    }
+    return {store_error::ok, s.int64(0)};
+}
+
+result<registration_view> store::registration(std::int64_t registration_id) {
+    auto s = db_->prepare(
+        "SELECT id, code, name, contact, postal_address, birth_date, priority_group FROM registrations WHERE id = ?1");
+    s.bind(1, registration_id);
+    if (auto e = one_row(s.step()); e != store_error::ok) {
+        return {e};
+    }
+    return {store_error::ok,
+            {s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), static_cast<day_number>(s.int64(5)), s.int64(6)}};
 }
 
 result<std::int64_t> store::create_agent(std::string_view name, std::string_view password, unix_seconds now) {
@@ -210,6 +271,10 @@ result<std::int64_t> store::create_agent(std::string_view name, std::string_view
     if (h.hash.empty()) {
         return {store_error::io};
     }
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
     auto s = db_->prepare(
         "INSERT INTO agents(name, pw_salt, pw_hash, pw_iterations, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
     s.bind(1, name).bind(2, std::span<const std::uint8_t>(h.salt)).bind(3, std::span<const std::uint8_t>(h.hash));
@@ -217,7 +282,8 @@ result<std::int64_t> store::create_agent(std::string_view name, std::string_view
     if (auto e = done(s.step()); e != store_error::ok) {
         return {e};
     }
-    return {store_error::ok, sqlite3_last_insert_rowid(db_->get())};
+    const std::int64_t id = sqlite3_last_insert_rowid(db_->get());
+    return {from_sqlite(tx.commit()), id};
 }
 
 result<std::int64_t> store::agent_login(std::string_view name, std::string_view password) {
@@ -275,10 +341,46 @@ result<std::vector<letter>> store::pending_letters() {
     return {done(rc), std::move(out)};
 }
 
+result<letter> store::letter_for_print(std::int64_t letter_id, std::string_view actor, unix_seconds now) {
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
+    letter out;
+    std::int64_t registration_id = 0;
+    {
+        auto s = db_->prepare(
+            "SELECT l.id, b.id, r.name, r.postal_address, b.centre_id, b.day, b.minute, r.id FROM letters l "
+            "JOIN bookings b ON b.id = l.booking_id JOIN registrations r ON r.id = b.registration_id "
+            "WHERE l.id = ?1");
+        s.bind(1, letter_id);
+        if (auto e = one_row(s.step()); e != store_error::ok) {
+            return {e};
+        }
+        out = {s.int64(0), s.int64(1), s.text(2), s.text(3), s.int64(4), static_cast<day_number>(s.int64(5)),
+               static_cast<int>(s.int64(6))};
+        registration_id = s.int64(7);
+    }
+    if (auto e = audit(*db_, now, std::string(actor), "print_letter", registration_id); e != store_error::ok) {
+        return {e};
+    }
+    if (auto e = from_sqlite(tx.commit()); e != store_error::ok) {
+        return {e};
+    }
+    return {store_error::ok, std::move(out)};
+}
+
 result<void> store::mark_letter_printed(std::int64_t letter_id, unix_seconds now) {
+    sql::transaction tx(*db_);
+    if (tx.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(tx.begin_rc())};
+    }
     auto s = db_->prepare("UPDATE letters SET printed_at = ?2 WHERE id = ?1 AND printed_at IS NULL");
     s.bind(1, letter_id).bind(2, now);
-    return {detail::change_one(s, db_->get())};
+    if (auto e = detail::change_one(s, db_->get()); e != store_error::ok) {
+        return {e};
+    }
+    return {from_sqlite(tx.commit())};
 }
 
 result<std::int64_t> store::audit_count(std::int64_t registration_id) {
@@ -320,11 +422,24 @@ result<retention_counts> store::run_retention(unix_seconds now) {
         }
     }
     retention_counts counts;
+    {
+        auto s = db_->prepare("DELETE FROM sessions WHERE expires_at <= ?1");
+        s.bind(1, now);
+        if (auto e = done(s.step()); e != store_error::ok) {
+            return {e};
+        }
+        counts.sessions_expired = sqlite3_changes(db_->get());
+    }
     for (const auto& [id, verdict] : doomed) {
         // Bookings keep their (anonymous) row so past days still count what they used.
         auto s = db_->prepare("DELETE FROM registrations WHERE id = ?1");
         s.bind(1, id);
         if (auto e = done(s.step()); e != store_error::ok) {
+            return {e};
+        }
+        auto logout = db_->prepare("DELETE FROM sessions WHERE kind = 0 AND subject = ?1");
+        logout.bind(1, id);
+        if (auto e = done(logout.step()); e != store_error::ok) {
             return {e};
         }
         ++(verdict == retention_verdict::delete_unbooked ? counts.unbooked_deleted : counts.vaccinated_deleted);

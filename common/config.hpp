@@ -119,6 +119,41 @@ struct admission_config {
     bool cookie_secure = false;   // force Secure on cookies even without TLS (behind a TLS LB)
 };
 
+// A vaccination centre of the embedded booking backend, as config defines it (the admin API can
+// add and edit centres; config wins for the names it lists at every start).
+struct booking_centre_config {
+    std::string name;
+    int opens_minute = 8 * 60;
+    int closes_minute = 20 * 60;
+    int slot_minutes = 10;
+    std::uint8_t open_days = 0x7f;  // bit 0 = Monday … bit 6 = Sunday
+};
+
+struct booking_config {
+    bool embedded = false;                   // anteroom serve starts it as the "builtin" upstream
+    listen_address listen{"127.0.0.1", 0};   // port 0: any free loopback port (embedded)
+    std::string database = "booking.sqlite"; // relative paths are under state_dir
+    unsigned threads = 4;                    // SQLite workers
+    std::uint32_t max_queue = 4096;          // requests waiting for a worker; more get 503
+    std::uint32_t max_connections = 4096;
+    std::int64_t doses_per_vial = 6;
+    bool hotline_percent = true;             // hotline_contingent as "20%" or an absolute number
+    std::int64_t hotline_contingent = 0;
+    duration_ms hotline_release_before{24 * 3600'000};
+    int second_appointment_days = 0;         // 0 = one appointment per booking
+    int retention_unbooked_months = 6;
+    int retention_after_vaccination_days = 0;
+    duration_ms retention_interval{3600'000};
+    duration_ms session_ttl{30 * 60'000};
+    std::uint32_t pin_iterations = 210'000;
+    bool fsync_each_commit = false;
+    std::string admin_token_file;            // "" = the booking admin API answers 404
+    std::vector<std::int64_t> open_groups;   // opened when the database is created
+    std::uint32_t demo_vials_per_day = 0;    // > 0: a new database gets this stock for 14 days (demo)
+    bool cookie_secure = false;
+    std::vector<booking_centre_config> centres;
+};
+
 struct config {
     std::string source_path;  // the file it was loaded from
     std::string state_dir = "var/anteroom";
@@ -129,6 +164,7 @@ struct config {
     admin_config admin;
     admission_config admission;
     std::vector<room_config> rooms;  // may be empty: no waiting room
+    booking_config booking;
 
     const upstream_config* find_upstream(const std::string& name) const;
 };

@@ -204,7 +204,7 @@ void read_event(table_reader& r, room_event& ev) {
     }
 }
 
-// "http://<literal ip>:<port>/path" (https comes with TLS to upstreams).
+// "http://<literal ip>:<port>/path" (https comes with TLS to upstreams) or "builtin:/path".
 void read_capacity_url(table_reader& r, std::string& out) {
     const auto* n = r.optional("capacity_url");
     if (n == nullptr) {
@@ -217,6 +217,15 @@ void read_capacity_url(table_reader& r, std::string& out) {
     }
     const std::string_view scheme = "http://";
     const std::string_view url = *text;
+    if (url.starts_with("builtin:")) {
+        // The built-in upstream (the embedded booking backend): its port is only known at start.
+        if (url.size() < 9 || url[8] != '/' || url.find_first_of(" #") != std::string_view::npos) {
+            r.sink().add(*n, key, "invalid URL " + quoted(url) + "; expected \"builtin:/<path>\", e.g. \"builtin:/api/capacity\"");
+        } else {
+            out = std::move(*text);
+        }
+        return;
+    }
     const auto slash = url.find('/', scheme.size());
     const auto address = url.starts_with(scheme) ? url.substr(scheme.size(), slash - scheme.size()) : "";
     const auto a = parse_address(address);

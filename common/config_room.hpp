@@ -13,6 +13,8 @@
 namespace anteroom::config_detail {
 
 void read_admission(table_reader& r, admission_config& a);
+// [booking] and its [[booking.centre]] tables (config_booking.cpp).
+void read_booking(table_reader& r, booking_config& b);
 
 // Where the checks across rooms point.
 struct room_source {

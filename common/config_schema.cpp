@@ -444,6 +444,7 @@ config_result parse_checked(std::string_view text, const std::string& name) {
     std::uint32_t admin_listen_line = 0;
     with_section(root, "admin", [&](table_reader& r) { admin_listen_line = read_admin(r, cfg->admin); });
     with_section(root, "admission", [&](table_reader& r) { read_admission(r, cfg->admission); });
+    with_section(root, "booking", [&](table_reader& r) { read_booking(r, cfg->booking); });
     std::vector<room_source> room_src;
     for_each_table(root, "room", [&](table_reader& r, const std::string& key) {
         cfg->rooms.emplace_back();

@@ -9,7 +9,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "proxy/runtime.hpp"
-#include "proxy/simple_server.hpp"
+#include "common/simple_server.hpp"
 
 namespace anteroom::proxy {
 

@@ -114,7 +114,16 @@ struct capacity_target {
     std::string target;
 };
 
-std::optional<capacity_target> parse_capacity_url(std::string_view url) {
+// "http://<ip>:<port>/path", or "builtin:/path" for the built-in upstream (the embedded booking
+// backend, whose port the kernel picks at start).
+std::optional<capacity_target> parse_capacity_url(std::string_view url, const std::optional<listen_address>& builtin) {
+    constexpr std::string_view builtin_scheme = "builtin:";
+    if (url.starts_with(builtin_scheme)) {
+        if (!builtin) {
+            return std::nullopt;
+        }
+        return capacity_target{to_endpoint(*builtin), builtin->text(), std::string(url.substr(builtin_scheme.size()))};
+    }
     constexpr std::string_view scheme = "http://";
     if (!url.starts_with(scheme)) {
         return std::nullopt;
@@ -147,6 +156,7 @@ struct admission_service::impl : std::enable_shared_from_this<admission_service:
     unix_ms last_snapshot = 0;
     bool snapshot_failing = false;
     std::atomic<bool> stopping{false};
+    std::optional<listen_address> builtin;  // set before start(); target of "builtin:" capacity URLs
     std::map<std::string, unix_ms, std::less<>> capacity_due;    // control thread only
     std::map<std::string, unsigned, std::less<>> capacity_fails;  // control thread only
 
@@ -239,7 +249,7 @@ struct admission_service::impl : std::enable_shared_from_this<admission_service:
         std::string problem;
         std::optional<std::int64_t> available;
         std::optional<unix_ms> next_at;
-        if (auto t = parse_capacity_url(url)) {
+        if (auto t = parse_capacity_url(url, builtin)) {
             beast::tcp_stream s(co_await net::this_coro::executor);
             s.expires_after(std::min<duration_ms>(interval, std::chrono::seconds(5)));
             auto [cec] = co_await s.async_connect(t->ep, use_tuple);
@@ -280,7 +290,8 @@ struct admission_service::impl : std::enable_shared_from_this<admission_service:
             beast::error_code ignored;
             s.socket().close(ignored);
         } else {
-            problem = "unusable capacity_url";
+            problem = url.starts_with("builtin:") ? "no built-in upstream runs (servers = [\"builtin\"])"
+                                                  : "unusable capacity_url";
         }
         if (stopping.load()) {
             co_return;
@@ -758,6 +769,8 @@ void admission_service::commit(const std::shared_ptr<const config>& cfg) {
     std::lock_guard lock(d.mu);
     d.cfg = cfg;
 }
+
+void admission_service::set_builtin_address(std::optional<listen_address> a) { impl_->builtin = std::move(a); }
 
 void admission_service::start(net::io_context& control) {
     impl_->last_snapshot = now_ms();

@@ -38,6 +38,8 @@ public:
 
     // Tick, snapshot and capacity timers on the control context.
     void start(net::io_context& control);
+    // Where "builtin:/path" capacity URLs go (the built-in upstream's loopback address).
+    void set_builtin_address(std::optional<listen_address> a);
     // Stops the timers and writes a final snapshot. Call before the control context stops.
     void stop();
 

@@ -3,7 +3,7 @@
 // embedded booking backend) is configured. It answers over HTTP on loopback, so the proxy
 // reaches it exactly as it would reach a real upstream.
 
-#include "proxy/simple_server.hpp"
+#include "common/simple_server.hpp"
 
 namespace anteroom::proxy {
 

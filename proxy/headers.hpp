@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/cidr.hpp"
+#include "common/http_fields.hpp"
 #include "common/net.hpp"
 
 namespace anteroom::proxy {
@@ -47,15 +48,9 @@ std::string new_request_id();
 
 bool is_idempotent(http::verb method);
 
-// The value of cookie `name` from the request's Cookie header field(s) (RFC 6265 §5.4: pairs
-// separated by "; "). The first occurrence wins; a quoted value is returned without quotes.
-std::optional<std::string_view> cookie_value(const http::fields& f, std::string_view name);
-
-// The percent-decoded value of query parameter `name` in a request target ("/p?a=1&b=2");
-// '+' is a space. nullopt when absent or when its escapes are malformed.
-std::optional<std::string> query_param(std::string_view target, std::string_view name);
-
-// Percent-encodes everything but unreserved characters (for a URL inside a query parameter).
-std::string url_encode_component(std::string_view text);
+// Shared with the booking backend (common/http_fields.hpp).
+using anteroom::cookie_value;
+using anteroom::query_param;
+using anteroom::url_encode_component;
 
 }  // namespace anteroom::proxy

@@ -10,9 +10,10 @@
 #include "common/metrics.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/admission.hpp"
+#include "booking/service.hpp"
 #include "proxy/builtin_upstream.hpp"
 #include "proxy/session.hpp"
-#include "proxy/simple_server.hpp"
+#include "common/simple_server.hpp"
 #include "proxy/worker.hpp"
 
 namespace anteroom::proxy {
@@ -69,6 +70,7 @@ struct server::impl {
     std::unique_ptr<net::signal_set> signals;  // on `control`; destroyed before it
     std::unique_ptr<simple_server> admin;
     std::unique_ptr<simple_server> builtin;
+    std::unique_ptr<booking::service> booking;  // the "builtin" upstream when [booking] embedded
     std::unique_ptr<admission_service> admission;
     std::optional<listen_address> builtin_address;
     std::string admin_token;
@@ -215,6 +217,9 @@ struct server::impl {
         for (auto& w : workers) {
             w->stop();
         }
+        if (booking) {
+            booking->stop();  // after the workers: proxied requests in flight got their answers
+        }
         if (admission) {
             admission->stop();  // final snapshot: every waiting place and pass survives the restart
         }
@@ -294,10 +299,18 @@ bool server::start(std::string& err) {
         d.workers.push_back(std::make_unique<worker>(i, d.shared));
     }
 
-    // The built-in upstream (until the booking backend replaces it) runs on the control thread.
+    // The built-in upstream: the embedded booking backend (its own I/O thread and SQLite
+    // workers), or else a placeholder page on the control thread.
     const bool needs_builtin =
         std::any_of(c.upstreams.begin(), c.upstreams.end(), [](const upstream_config& u) { return u.builtin; });
-    if (needs_builtin) {
+    if (needs_builtin && c.booking.embedded) {
+        d.booking = booking::service::start({d.cfg, nullptr}, err);
+        if (!d.booking) {
+            return false;
+        }
+        d.builtin_address = to_listen_address(d.booking->local_endpoint());
+        ANTEROOM_LOG(log_level::info, "booking", "embedded booking backend on " + d.builtin_address->text());
+    } else if (needs_builtin) {
         d.builtin = std::make_unique<simple_server>(d.control, builtin_upstream_handler());
         if (!d.builtin->listen(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0), err)) {
             err = "built-in upstream: " + err;
@@ -315,6 +328,7 @@ bool server::start(std::string& err) {
         return false;
     }
     d.admission->commit(d.cfg);
+    d.admission->set_builtin_address(d.builtin_address);
     d.rt = build_runtime(d.cfg, d.filters_for(c, std::move(admission_filter)), d.states, m, d.builtin_address);
     for (auto& w : d.workers) {
         w->set_runtime(d.rt);

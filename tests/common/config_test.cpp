@@ -84,7 +84,7 @@ servers = ["[::1]:8000", "127.0.0.1:8001"]
 TEST(config, unknown_top_level_key) {
     const auto e = only_error(parse("# comment\nstatedir = \"x\"\n"));
     EXPECT_EQ(e.text(), "test.toml:2: statedir: unknown key; allowed keys: state_dir, server, upstream, "
-                        "route, log, admin, admission, room");
+                        "route, log, admin, admission, booking, room");
 }
 
 TEST(config, unknown_nested_key_names_the_line_and_allowed_keys) {
@@ -694,7 +694,7 @@ void expect_same_settings(const config& a, const config& b) {
 }
 
 // The shipped example room documents every room key at its default, except what makes it an
-// example (id, paths, exclude, rate).
+// example (id, paths, exclude, rate, the booking backend as inventory).
 void expect_default_room_settings(const room_config& a) {
     const room_config b;
     EXPECT_EQ(a.case_insensitive, b.case_insensitive);
@@ -707,7 +707,6 @@ void expect_default_room_settings(const room_config& a) {
     EXPECT_EQ(a.queued_status_code, b.queued_status_code);
     EXPECT_EQ(a.event.prequeue_opens, b.event.prequeue_opens);
     EXPECT_EQ(a.event.starts, b.event.starts);
-    EXPECT_EQ(a.capacity_url, b.capacity_url);
     EXPECT_EQ(a.capacity_poll_interval, b.capacity_poll_interval);
     EXPECT_EQ(a.waiting_template, b.waiting_template);
     EXPECT_EQ(a.landing_path, b.landing_path);
@@ -737,10 +736,83 @@ TEST(config_file, shipped_default_config_loads_cleanly) {
     EXPECT_EQ(portal.exclude, (std::vector<std::string>{"/favicon.ico", "/robots.txt", "/static/"}));
     EXPECT_EQ(portal.new_users_per_minute, 60u);
     EXPECT_EQ(portal.max_active_users, 1000u);
+    EXPECT_EQ(portal.capacity_url, "builtin:/api/capacity");
     expect_default_room_settings(portal);
+    // The embedded booking backend with demo stock, every other [booking] key at its default.
+    const booking_config& b = c.booking;
+    const booking_config d;
+    EXPECT_TRUE(b.embedded);
+    EXPECT_EQ(b.listen, d.listen);
+    EXPECT_EQ(b.database, d.database);
+    EXPECT_EQ(b.threads, d.threads);
+    EXPECT_EQ(b.max_queue, d.max_queue);
+    EXPECT_EQ(b.max_connections, d.max_connections);
+    EXPECT_EQ(b.doses_per_vial, d.doses_per_vial);
+    EXPECT_TRUE(b.hotline_percent);
+    EXPECT_EQ(b.hotline_contingent, 10);
+    EXPECT_EQ(b.hotline_release_before, d.hotline_release_before);
+    EXPECT_EQ(b.second_appointment_days, d.second_appointment_days);
+    EXPECT_EQ(b.retention_unbooked_months, d.retention_unbooked_months);
+    EXPECT_EQ(b.retention_after_vaccination_days, d.retention_after_vaccination_days);
+    EXPECT_EQ(b.retention_interval, d.retention_interval);
+    EXPECT_EQ(b.session_ttl, d.session_ttl);
+    EXPECT_EQ(b.pin_iterations, d.pin_iterations);
+    EXPECT_EQ(b.fsync_each_commit, d.fsync_each_commit);
+    EXPECT_EQ(b.admin_token_file, d.admin_token_file);
+    EXPECT_EQ(b.open_groups, (std::vector<std::int64_t>{1}));
+    EXPECT_EQ(b.demo_vials_per_day, 20u);
+    EXPECT_EQ(b.cookie_secure, d.cookie_secure);
+    ASSERT_EQ(b.centres.size(), 2u);
+    EXPECT_EQ(b.centres[1].open_days, 0x1f);  // Monday to Friday
+    EXPECT_EQ(b.centres[1].slot_minutes, 15);
 #else
     GTEST_SKIP() << "ANTEROOM_SOURCE_DIR not defined";
 #endif
+}
+
+}  // namespace
+}  // namespace anteroom
+
+namespace anteroom {
+namespace {
+
+TEST(config_booking, reads_every_key_and_reports_bad_values_with_lines) {
+    const auto ok = parse_config(
+        "[booking]\nembedded = true\nhotline_contingent = 25\nsecond_appointment_days = 21\n"
+        "[[booking.centre]]\nname = \"A\"\nopens = \"07:30\"\ncloses = \"24:00\"\ndays = [\"sat\", \"sun\"]\n",
+        "b.toml");
+    ASSERT_TRUE(ok.cfg) << (ok.errors.empty() ? "" : ok.errors[0].text());
+    EXPECT_FALSE(ok.cfg->booking.hotline_percent);
+    EXPECT_EQ(ok.cfg->booking.hotline_contingent, 25);
+    EXPECT_EQ(ok.cfg->booking.second_appointment_days, 21);
+    EXPECT_EQ(ok.cfg->booking.centres[0].opens_minute, 7 * 60 + 30);
+    EXPECT_EQ(ok.cfg->booking.centres[0].closes_minute, 24 * 60);
+    EXPECT_EQ(ok.cfg->booking.centres[0].open_days, 0x60);
+
+    const auto bad = parse_config(
+        "[booking]\nhotline_contingent = \"120%\"\nthreads = 0\n"
+        "[[booking.centre]]\nname = \"A\"\nopens = \"25:00\"\ndays = [\"someday\"]\n"
+        "[[booking.centre]]\nname = \"A\"\nopens = \"18:00\"\ncloses = \"08:00\"\n",
+        "b.toml");
+    ASSERT_FALSE(bad.cfg);
+    std::string all;
+    for (const auto& e : bad.errors) {
+        all += e.text() + "\n";
+    }
+    EXPECT_NE(all.find("b.toml:2: booking.hotline_contingent:"), std::string::npos) << all;
+    EXPECT_NE(all.find("b.toml:3: booking.threads:"), std::string::npos) << all;
+    EXPECT_NE(all.find("b.toml:6: booking.centre[0].opens: must be a time"), std::string::npos) << all;
+    EXPECT_NE(all.find("booking.centre[0].days[0]: must be one of"), std::string::npos) << all;
+    EXPECT_NE(all.find("duplicate centre name"), std::string::npos) << all;
+    EXPECT_NE(all.find("booking.centre[1].closes: must be later than opens"), std::string::npos) << all;
+}
+
+TEST(config_booking, builtin_capacity_url_needs_a_path) {
+    EXPECT_TRUE(parse_config("[[room]]\nid = \"r\"\npaths = [\"/\"]\ncapacity_url = \"builtin:/api/capacity\"\n", "r.toml").cfg);
+    const auto bad = parse_config("[[room]]\nid = \"r\"\npaths = [\"/\"]\ncapacity_url = \"builtin:api\"\n", "r.toml");
+    ASSERT_FALSE(bad.cfg);
+    EXPECT_NE(bad.errors[0].text().find("r.toml:4: room[0].capacity_url: invalid URL"), std::string::npos)
+        << bad.errors[0].text();
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-#include "proxy/simple_server.hpp"
+#include "common/simple_server.hpp"
 
-namespace anteroom::proxy {
+#include <atomic>
+
+namespace anteroom {
 
 namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
@@ -8,7 +10,9 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 struct simple_server::impl : std::enable_shared_from_this<impl> {
     impl(net::io_context& ioc, simple_handler h, simple_server_limits l)
-        : acceptor(ioc), handler(std::move(h)), limits(l) {}
+        : acceptor(ioc), sync_handler(std::move(h)), limits(l) {}
+    impl(net::io_context& ioc, simple_async_handler h, simple_server_limits l)
+        : acceptor(ioc), async_handler(std::move(h)), limits(l) {}
 
     net::awaitable<void> accept_loop() {
         auto self = shared_from_this();
@@ -44,9 +48,10 @@ struct simple_server::impl : std::enable_shared_from_this<impl> {
                 if (ec != http::error::end_of_stream && ec != net::error::operation_aborted &&
                     ec != beast::error::timeout && ec != net::error::eof &&
                     ec != net::error::connection_reset) {
-                    simple_response bad{http::status::bad_request, 11};
-                    bad.set(http::field::content_type, "text/plain; charset=utf-8");
-                    bad.body() = "bad request\n";
+                    const bool too_large = ec == http::error::header_limit || ec == http::error::body_limit;
+                    simple_response bad = simple_text(
+                        too_large ? http::status::payload_too_large : http::status::bad_request,
+                        too_large ? "request too large\n" : "bad request\n");
                     bad.keep_alive(false);
                     bad.prepare_payload();
                     co_await http::async_write(stream, bad, use_tuple);
@@ -54,11 +59,20 @@ struct simple_server::impl : std::enable_shared_from_this<impl> {
                 break;
             }
             auto req = parser.release();
-            simple_response res = handler(req, peer);
-            const bool keep = req.keep_alive() && res.keep_alive();
-            res.version(req.version());
+            const bool wants_keep = req.keep_alive();
+            const unsigned version = req.version();
+            const bool head = req.method() == http::verb::head;
+            // Not a conditional expression: GCC 12 mishandles the temporaries of a co_await inside ?:.
+            simple_response res;
+            if (sync_handler) {
+                res = sync_handler(req, peer);
+            } else {
+                res = co_await async_handler(std::move(req), peer);
+            }
+            const bool keep = wants_keep && res.keep_alive();
+            res.version(version);
             res.keep_alive(keep);
-            if (req.method() != http::verb::head) {
+            if (!head) {
                 res.prepare_payload();
             } else {
                 res.content_length(res.body().size());
@@ -76,15 +90,29 @@ struct simple_server::impl : std::enable_shared_from_this<impl> {
     }
 
     tcp::acceptor acceptor;
-    simple_handler handler;
+    simple_handler sync_handler;
+    simple_async_handler async_handler;
     simple_server_limits limits;
-    std::size_t connections = 0;
+    std::atomic<std::size_t> connections{0};
 };
 
 simple_server::simple_server(net::io_context& ioc, simple_handler handler, simple_server_limits limits)
     : impl_(std::make_shared<impl>(ioc, std::move(handler), limits)) {}
 
+simple_server::simple_server(net::io_context& ioc, simple_async_handler handler, simple_server_limits limits)
+    : impl_(std::make_shared<impl>(ioc, std::move(handler), limits)) {}
+
 simple_server::~simple_server() { close(); }
+
+std::size_t simple_server::connections() const { return impl_->connections.load(std::memory_order_relaxed); }
+
+simple_response simple_text(http::status status, std::string body, unsigned version) {
+    simple_response r{status, version};
+    r.set(http::field::content_type, "text/plain; charset=utf-8");
+    r.body() = std::move(body);
+    r.prepare_payload();
+    return r;
+}
 
 bool simple_server::listen(const tcp::endpoint& ep, std::string& err) {
     beast::error_code ec;
@@ -123,4 +151,4 @@ void simple_server::close() {
     }
 }
 
-}  // namespace anteroom::proxy
+}  // namespace anteroom

@@ -1,0 +1,319 @@
+#include "booking/service.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "booking/web.hpp"
+#include "common/keyfile.hpp"
+#include "common/log.hpp"
+#include "common/simple_server.hpp"
+
+namespace anteroom::booking {
+
+namespace {
+
+unix_seconds system_now() { return std::time(nullptr); }
+
+// One queued request: the store call runs on a worker, the completion resumes the connection's
+// coroutine on its own executor.
+struct job {
+    virtual ~job() = default;
+    virtual void run(store* db) = 0;  // db is null when the pool is stopping
+};
+
+template <class Handler>
+struct request_job final : job {
+    request_job(simple_request r, const web_settings& s, Handler h)
+        : req(std::move(r)), settings(s), handler(std::move(h)) {}
+
+    void run(store* db) override {
+        std::optional<simple_response> res;
+        if (db != nullptr) {
+            res.emplace(dispatch(all_routes(), req, *db, settings));
+        }
+        auto ex = net::get_associated_executor(handler);
+        net::post(ex, [h = std::move(handler), res = std::move(res)]() mutable { std::move(h)(std::move(res)); });
+    }
+
+    simple_request req;
+    const web_settings& settings;
+    Handler handler;
+};
+
+class worker_pool {
+public:
+    explicit worker_pool(std::size_t max_queue) : max_queue_(max_queue) {}
+
+    void start(std::vector<std::unique_ptr<store>> stores) {
+        for (auto& s : stores) {
+            threads_.emplace_back([this, db = std::move(s)] { loop(*db); });
+        }
+    }
+
+    // Queues the job; when the queue is full or the pool is stopping it runs the job at once
+    // without a store (a request then gets its 503) and returns false.
+    bool submit(std::unique_ptr<job> j) {
+        {
+            std::lock_guard lock(mu_);
+            if (!stopping_ && queue_.size() < max_queue_) {
+                queue_.push_back(std::move(j));
+            }
+        }
+        if (j) {
+            j->run(nullptr);
+            return false;
+        }
+        cv_.notify_one();
+        return true;
+    }
+
+    // Runs fn(store&) on a worker for the control jobs (retention).
+    template <class Fn>
+    bool submit_fn(Fn fn) {
+        struct fn_job final : job {
+            explicit fn_job(Fn f) : f(std::move(f)) {}
+            void run(store* db) override {
+                if (db != nullptr) {
+                    f(*db);
+                }
+            }
+            Fn f;
+        };
+        return submit(std::make_unique<fn_job>(std::move(fn)));
+    }
+
+    void stop() {
+        {
+            std::lock_guard lock(mu_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        for (auto& t : threads_) {
+            if (t.joinable()) {
+                t.join();
+            }
+        }
+        threads_.clear();
+    }
+
+private:
+    void loop(store& db) {
+        for (;;) {
+            std::unique_ptr<job> j;
+            {
+                std::unique_lock lock(mu_);
+                cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+                if (queue_.empty()) {
+                    return;  // stopping, and everything queued is done
+                }
+                j = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            j->run(&db);
+        }
+    }
+
+    std::size_t max_queue_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::unique_ptr<job>> queue_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+store_options options_from(const booking_config& b) {
+    store_options o;
+    o.capacity.doses_per_vial = b.doses_per_vial;
+    o.capacity.hotline.type =
+        b.hotline_percent ? hotline_contingent::kind::percent : hotline_contingent::kind::absolute;
+    o.capacity.hotline.value = b.hotline_contingent;
+    o.capacity.hotline.release_before_s = b.hotline_release_before.count() / 1000;
+    o.retention.unbooked_months = b.retention_unbooked_months;
+    o.retention.after_vaccination_days = b.retention_after_vaccination_days;
+    o.fsync_each_commit = b.fsync_each_commit;
+    o.pin_iterations = static_cast<int>(b.pin_iterations);
+    o.second_appointment_days = b.second_appointment_days;
+    return o;
+}
+
+std::string database_path(const config& c) {
+    const std::filesystem::path db(c.booking.database);
+    return db.is_absolute() ? db.string() : (std::filesystem::path(c.state_dir) / db).string();
+}
+
+result<std::unique_ptr<store>> open_configured(const config& c, std::string& err, std::shared_ptr<std::mutex> writer) {
+    const std::string path = database_path(c);
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    if (ec) {
+        err = "booking database directory for " + path + ": " + ec.message();
+        return {store_error::io};
+    }
+    const bool created = !std::filesystem::exists(path, ec);
+    auto o = options_from(c.booking);
+    o.writer = std::move(writer);
+    auto s = store::open(path, o);
+    if (!s.ok()) {
+        err = "booking database " + path + ": " + std::string(to_string(s.error));
+        return s;
+    }
+    auto& db = *s.value;
+    for (const auto& cc : c.booking.centres) {
+        centre x{0, cc.name, {cc.opens_minute, cc.closes_minute, cc.slot_minutes}, cc.open_days};
+        if (auto r = db.upsert_centre(x); !r.ok()) {
+            err = "booking centre \"" + cc.name + "\": " + std::string(to_string(r.error));
+            return {r.error};
+        }
+    }
+    if (created) {
+        for (const auto g : c.booking.open_groups) {
+            (void)db.set_group_open(g, true);
+        }
+        if (c.booking.demo_vials_per_day > 0) {
+            // Demo stock so a fresh `make run` has appointments to book (conf/anteroom.toml).
+            const unix_seconds now = system_now();
+            auto cs = db.centres();
+            for (const auto& x : cs.value) {
+                for (day_number d = day_of(now); d < day_of(now) + 14; ++d) {
+                    if (x.opens_on(d)) {
+                        (void)db.record_delivery(x.id, d, c.booking.demo_vials_per_day, now);
+                    }
+                }
+            }
+        }
+        ANTEROOM_LOG(log_level::info, "booking", "created database " + path);
+    }
+    return s;
+}
+
+struct service::impl {
+    std::shared_ptr<const config> cfg;
+    web_settings settings;
+    net::io_context ioc{1};
+    std::unique_ptr<worker_pool> pool;
+    std::unique_ptr<simple_server> server;
+    std::unique_ptr<net::steady_timer> retention_timer;
+    std::thread io_thread;
+    bool stopped = false;
+
+    net::awaitable<simple_response> handle(simple_request req, tcp::endpoint) {
+        auto res = co_await net::async_initiate<decltype(net::use_awaitable), void(std::optional<simple_response>)>(
+            [this](auto handler, simple_request r) {
+                using H = decltype(handler);
+                pool->submit(std::make_unique<request_job<H>>(std::move(r), settings, std::move(handler)));
+            },
+            net::use_awaitable, std::move(req));
+        if (!res) {
+            co_return json_error(http::status::service_unavailable, "busy",
+                                 "The booking service is overloaded; please try again in a moment.");
+        }
+        co_return std::move(*res);
+    }
+
+    void schedule_retention() {
+        retention_timer->expires_after(cfg->booking.retention_interval);
+        retention_timer->async_wait([this](const beast::error_code& ec) {
+            if (ec) {
+                return;
+            }
+            const unix_seconds now = settings.clock();
+            pool->submit_fn([now](store& db) {
+                auto r = db.run_retention(now);
+                if (!r.ok()) {
+                    ANTEROOM_LOG(log_level::warn, "booking", "retention failed: " + std::string(to_string(r.error)));
+                } else if (r.value.unbooked_deleted + r.value.vaccinated_deleted > 0) {
+                    // Counts only: never who.
+                    ANTEROOM_LOG(log_level::info, "booking",
+                                 "retention deleted " + std::to_string(r.value.unbooked_deleted) +
+                                     " registrations without appointment and " +
+                                     std::to_string(r.value.vaccinated_deleted) + " after vaccination");
+                }
+            });
+            schedule_retention();
+        });
+    }
+};
+
+std::unique_ptr<service> service::start(const options& o, std::string& err) {
+    std::unique_ptr<service> svc(new service());
+    svc->impl_ = std::make_unique<impl>();
+    auto& d = *svc->impl_;
+    d.cfg = o.cfg;
+    const auto& b = o.cfg->booking;
+    d.settings.clock = o.clock ? o.clock : system_now;
+    d.settings.session_ttl_s = b.session_ttl.count() / 1000;
+    d.settings.cookie_secure = b.cookie_secure;
+    d.settings.second_appointment_days = b.second_appointment_days;
+    d.settings.doses_per_vial = b.doses_per_vial;
+    if (!b.admin_token_file.empty()) {
+        auto token = read_token_file(b.admin_token_file, "booking.admin_token_file", err);
+        if (!token) {
+            return nullptr;
+        }
+        d.settings.admin_token = std::move(*token);
+    }
+    auto writer = std::make_shared<std::mutex>();
+    std::vector<std::unique_ptr<store>> stores;
+    for (unsigned i = 0; i < b.threads; ++i) {
+        auto s = i == 0 ? open_configured(*o.cfg, err, writer) : store::open(database_path(*o.cfg), [&] {
+            auto so = options_from(b);
+            so.writer = writer;
+            return so;
+        }());
+        if (!s.ok()) {
+            if (err.empty()) {
+                err = "booking database " + database_path(*o.cfg) + ": " + std::string(to_string(s.error));
+            }
+            return nullptr;
+        }
+        stores.push_back(std::move(s.value));
+    }
+    d.pool = std::make_unique<worker_pool>(b.max_queue);
+    d.pool->start(std::move(stores));
+
+    simple_server_limits limits;
+    limits.max_body = 64 * 1024;
+    limits.max_connections = b.max_connections;
+    limits.timeout = std::chrono::seconds(30);
+    impl* self = &d;
+    d.server = std::make_unique<simple_server>(
+        d.ioc, simple_async_handler([self](simple_request r, tcp::endpoint peer) { return self->handle(std::move(r), peer); }),
+        limits);
+    const tcp::endpoint ep(net::ip::make_address(b.listen.host), b.listen.port);
+    std::string lerr;
+    if (!d.server->listen(ep, lerr)) {
+        err = "booking listener " + b.listen.text() + ": " + lerr;
+        d.pool->stop();
+        return nullptr;
+    }
+    d.retention_timer = std::make_unique<net::steady_timer>(d.ioc);
+    d.schedule_retention();
+    d.io_thread = std::thread([self] { self->ioc.run(); });
+    return svc;
+}
+
+service::~service() { stop(); }
+
+tcp::endpoint service::local_endpoint() const { return impl_->server->local_endpoint(); }
+
+void service::stop() {
+    if (!impl_ || impl_->stopped) {
+        return;
+    }
+    impl_->stopped = true;
+    impl_->server->close();
+    net::post(impl_->ioc, [t = impl_->retention_timer.get()] { t->cancel(); });
+    impl_->pool->stop();  // finishes what is queued; its answers are posted to the I/O thread
+    impl_->ioc.stop();
+    if (impl_->io_thread.joinable()) {
+        impl_->io_thread.join();
+    }
+}
+
+}  // namespace anteroom::booking

@@ -1,0 +1,30 @@
+#pragma once
+// Small pieces of HTTP field handling shared by the proxy, the waiting room and the booking
+// backend: cookies, query parameters, percent-encoding and the page language.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/net.hpp"
+
+namespace anteroom {
+
+// The value of cookie `name` from the request's Cookie header field(s) (RFC 6265 §5.4: pairs
+// separated by "; "). The first occurrence wins; a quoted value is returned without quotes.
+std::optional<std::string_view> cookie_value(const http::fields& f, std::string_view name);
+
+// The percent-decoded value of query parameter `name` in a request target ("/p?a=1&b=2") or in
+// an application/x-www-form-urlencoded body ("a=1&b=2"); '+' is a space. nullopt when absent or
+// when its escapes are malformed.
+std::optional<std::string> query_param(std::string_view target, std::string_view name);
+std::optional<std::string> form_param(std::string_view body, std::string_view name);
+
+// Percent-encodes everything but unreserved characters (for a URL inside a query parameter).
+std::string url_encode_component(std::string_view text);
+
+enum class ui_language { de, en };
+// German unless Accept-Language prefers English (q-values honoured; "de" wins ties).
+ui_language pick_language(std::string_view accept_language);
+
+}  // namespace anteroom

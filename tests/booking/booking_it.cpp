@@ -1,0 +1,255 @@
+// The booking backend over real sockets: the service on port 0 with its SQLite worker pool,
+// 64 online and hotline clients racing for the last appointments, the backend embedded behind
+// the proxy, and a confirmed booking surviving kill -9 of the `anteroom booking` process.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "booking/service.hpp"
+#include "booking/web.hpp"
+#include "tests/support/harness.hpp"
+#include "tests/support/subprocess.hpp"
+
+namespace anteroom::test {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const booking::day_number tomorrow = booking::day_of(std::time(nullptr)) + 1;
+
+struct reply {
+    unsigned status = 0;
+    json body;
+    std::string cookie;  // "name=value" of the first Set-Cookie
+};
+
+// One request on its own connection (keep-alive is covered by the proxy's tests).
+reply call(std::uint16_t port, http::verb method, const std::string& target, const std::string& body = "",
+           const std::string& cookie = "", const std::string& bearer = "") {
+    raw_client c(port);
+    std::string req = std::string(http::to_string(method)) + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!cookie.empty()) {
+        req += "Cookie: " + cookie + "\r\n";
+    }
+    if (!bearer.empty()) {
+        req += "Authorization: Bearer " + bearer + "\r\n";
+    }
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
+    c.send(req);
+    auto r = c.read_response();
+    reply out;
+    if (!r) {
+        return out;
+    }
+    out.status = r->result_int();
+    out.body = json::parse(r->body(), nullptr, false);
+    const std::string sc(r->base()[http::field::set_cookie]);
+    out.cookie = sc.substr(0, sc.find(';'));
+    return out;
+}
+
+std::string write_token(const std::string& dir) {
+    const std::string path = dir + "/admin.token";
+    std::ofstream(path) << "it-admin-token-0123456789\n";
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+    return path;
+}
+
+std::string booking_toml(const std::string& dir, const std::string& extra = "") {
+    return "state_dir = \"" + dir + "\"\n[log]\naccess_log = \"\"\nlevel = \"warn\"\n[booking]\nembedded = true\n"
+           "listen = \"127.0.0.1:0\"\npin_iterations = 1000\nthreads = 4\nopen_groups = [1]\n"
+           "admin_token_file = \"" + write_token(dir) + "\"\n" + extra +
+           "[[booking.centre]]\nname = \"Messe\"\nopens = \"08:00\"\ncloses = \"18:00\"\n";
+}
+
+const std::string admin = "it-admin-token-0123456789";
+
+class booking_service : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = make_temp_dir("anteroom-booking-it");
+        start(booking_toml(dir_, "hotline_contingent = 4\nhotline_release_before = \"1h\"\n"));
+    }
+    void TearDown() override {
+        svc_.reset();
+        fs::remove_all(dir_);
+    }
+    void start(const std::string& toml) {
+        cfg_ = must_parse(toml);
+        ASSERT_TRUE(cfg_);
+        std::string err;
+        svc_ = booking::service::start({cfg_, nullptr}, err);
+        ASSERT_TRUE(svc_) << err;
+        port_ = svc_->local_endpoint().port();
+    }
+    void deliver(std::int64_t vials) {
+        auto d = call(port_, http::verb::post, "/api/admin/deliveries",
+                      json{{"centre", 1}, {"date", booking::format_date(tomorrow)}, {"vials", vials}}.dump(), "", admin);
+        ASSERT_EQ(d.status, 201u) << d.body.dump();
+    }
+    // Registers (postal address for the letter) and logs in; {booking code, session cookie}.
+    std::pair<std::string, std::string> person(int i) {
+        auto r = call(port_, http::verb::post, "/api/registrations",
+                      json{{"name", "Person " + std::to_string(i)}, {"birth_date", "1950-01-02"}, {"contact", "p@example.org"},
+                           {"postal_address", "Weg " + std::to_string(i)}, {"priority_group", 1}}.dump());
+        EXPECT_EQ(r.status, 201u);
+        auto s = call(port_, http::verb::post, "/api/sessions",
+                      json{{"booking_code", r.body["booking_code"]}, {"pin", r.body["pin"]}}.dump());
+        EXPECT_EQ(s.status, 201u);
+        return {r.body["booking_code"].get<std::string>(), s.cookie};
+    }
+
+    std::string dir_;
+    std::shared_ptr<const config> cfg_;
+    std::unique_ptr<booking::service> svc_;
+    std::uint16_t port_ = 0;
+};
+
+TEST_F(booking_service, sixty_four_online_and_hotline_clients_race_for_the_last_appointments) {
+    deliver(2);  // 12 appointments, 4 of them held for the hotline
+    auto agent = call(port_, http::verb::post, "/api/admin/agents", R"({"name":"anna","password":"correct horse battery"})", "", admin);
+    ASSERT_EQ(agent.status, 201u);
+    const auto agent_session =
+        call(port_, http::verb::post, "/api/agent/sessions", R"({"name":"anna","password":"correct horse battery"})").cookie;
+    ASSERT_FALSE(agent_session.empty());
+    std::vector<std::pair<std::string, std::string>> people;
+    for (int i = 0; i < 64; ++i) {
+        people.push_back(person(i));
+    }
+    std::atomic<int> go{0};
+    std::atomic<int> online_ok{0}, hotline_ok{0}, full{0}, other{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 64; ++i) {
+        clients.emplace_back([&, i] {
+            go.fetch_add(1);
+            while (go.load() < 64) {
+                std::this_thread::yield();  // start together
+            }
+            const bool hotline = i % 2 == 1;
+            const auto body = json{{"centre", 1}, {"date", booking::format_date(tomorrow)}, {"booking_code", people[static_cast<std::size_t>(i)].first}}.dump();
+            const auto r = hotline ? call(port_, http::verb::post, "/api/hotline/bookings", body, agent_session)
+                                   : call(port_, http::verb::post, "/api/bookings", body, people[static_cast<std::size_t>(i)].second);
+            if (r.status == 201) {
+                ++(hotline ? hotline_ok : online_ok);
+            } else if (r.status == 409 && r.body.value("code", "") == "no_capacity") {
+                ++full;
+            } else {
+                ++other;
+            }
+        });
+    }
+    for (auto& t : clients) {
+        t.join();
+    }
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_EQ(online_ok.load() + hotline_ok.load(), 12);
+    EXPECT_LE(online_ok.load(), 8);  // online never takes the hotline's contingent
+    EXPECT_GE(hotline_ok.load(), 4);
+    EXPECT_EQ(full.load(), 52);
+    // Every booked appointment is a different slot, and the day reports none left.
+    std::set<std::string> seen;
+    int booked = 0;
+    for (const auto& [code, cookie] : people) {
+        const auto mine = call(port_, http::verb::get, "/api/bookings", "", cookie);
+        for (const auto& b : mine.body["bookings"]) {
+            ++booked;
+            EXPECT_TRUE(seen.insert(b["time"].get<std::string>() + "#" + std::to_string(b["id"].get<std::int64_t>())).second);
+        }
+    }
+    EXPECT_EQ(booked, 12);
+    const auto av = call(port_, http::verb::get, "/api/appointments?centre=1&date=" + booking::format_date(tomorrow));
+    EXPECT_EQ(av.body["days"][0]["free"], 0);
+    EXPECT_EQ(call(port_, http::verb::get, "/api/capacity").body["available"], 0);
+    EXPECT_EQ(call(port_, http::verb::get, "/api/admin/letters", "", "", admin).body["letters"].size(),
+              static_cast<std::size_t>(hotline_ok.load()));
+}
+
+TEST_F(booking_service, malformed_http_gets_400_and_the_connection_closed) {
+    raw_client c(port_);
+    c.send("POST /api/registrations HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello");
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 400);
+    EXPECT_TRUE(c.closed_by_peer());
+    // An oversized body is refused, not buffered.
+    raw_client big(port_);
+    big.send("POST /api/registrations HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n");
+    auto rb = big.read_response();
+    ASSERT_TRUE(rb);
+    EXPECT_EQ(rb->result_int(), 413);
+}
+
+TEST(booking_embedded, the_proxy_serves_the_booking_backend_as_its_builtin_upstream) {
+    const auto dir = make_temp_dir("anteroom-embedded-it");
+    {
+        proxy_under_test p(booking_toml(dir, "demo_vials_per_day = 3\n"));
+        auto cap = get(p.port(), "/api/capacity");
+        ASSERT_TRUE(cap);
+        EXPECT_EQ(cap->result_int(), 200);
+        const auto j = json::parse(cap->body(), nullptr, false);
+        ASSERT_TRUE(j.is_object()) << cap->body();
+        EXPECT_GT(j["available"].get<std::int64_t>(), 0);  // the demo stock of a new database
+        EXPECT_EQ(j["centres"][0]["name"], "Messe");
+    }
+    fs::remove_all(dir);
+}
+
+TEST(booking_process, a_confirmed_booking_survives_kill_9) {
+    const auto dir = make_temp_dir("anteroom-booking-kill");
+    const std::string conf = dir + "/anteroom.toml";
+    std::ofstream(conf) << booking_toml(dir);
+    const auto port_of = [](const std::string& err) -> std::uint16_t {
+        const auto at = err.find("booking backend listening on 127.0.0.1:");
+        return at == std::string::npos ? 0 : static_cast<std::uint16_t>(std::stoi(err.substr(at + 39)));
+    };
+    std::string code;
+    std::string pin;
+    std::int64_t booking_id = 0;
+    {
+        subprocess p({ANTEROOM_BINARY, "booking", "--config", conf});
+        ASSERT_TRUE(p.wait_for_stderr_text("booking backend listening on", 10s)) << p.err();
+        const auto port = port_of(p.err());
+        ASSERT_NE(port, 0);
+        ASSERT_EQ(call(port, http::verb::post, "/api/admin/deliveries",
+                       json{{"centre", 1}, {"date", booking::format_date(tomorrow)}, {"vials", 1}}.dump(), "", admin).status,
+                  201u);
+        auto r = call(port, http::verb::post, "/api/registrations",
+                      R"({"name":"Erika","birth_date":"1950-01-02","contact":"e@example.org","priority_group":1})");
+        code = r.body["booking_code"];
+        pin = r.body["pin"];
+        const auto s = call(port, http::verb::post, "/api/sessions", json{{"booking_code", code}, {"pin", pin}}.dump());
+        auto b = call(port, http::verb::post, "/api/bookings",
+                      json{{"centre", 1}, {"date", booking::format_date(tomorrow)}}.dump(), s.cookie);
+        ASSERT_EQ(b.status, 201u) << b.body.dump();
+        booking_id = b.body["booking"]["id"];
+        // The 201 was sent after COMMIT: kill -9 right away.
+        p.send_signal(SIGKILL);
+        ASSERT_EQ(p.wait_exit(10s), 128 + SIGKILL);
+    }
+    subprocess p({ANTEROOM_BINARY, "booking", "--config", conf});
+    ASSERT_TRUE(p.wait_for_stderr_text("booking backend listening on", 10s)) << p.err();
+    const auto port = port_of(p.err());
+    const auto s = call(port, http::verb::post, "/api/sessions", json{{"booking_code", code}, {"pin", pin}}.dump());
+    ASSERT_EQ(s.status, 201u);
+    const auto mine = call(port, http::verb::get, "/api/bookings", "", s.cookie);
+    ASSERT_EQ(mine.body["bookings"].size(), 1u);
+    EXPECT_EQ(mine.body["bookings"][0]["id"], booking_id);
+    EXPECT_EQ(call(port, http::verb::get, "/api/capacity").body["available"], 5);
+    p.send_signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(10s), 0);
+    fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace anteroom::test
