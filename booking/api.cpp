@@ -202,17 +202,17 @@ simple_response login_answer(const login_data& d) {
     json j{{"booking_code", d.booking_code},
            {"pin", d.pin},
            {"note", "Keep your booking code and PIN. They are shown only once; you need both to log in."}};
-    auto r = json_response(http::status::created, j.dump());
-    return r;
+    return json_response(http::status::created, j.dump());
 }
 
-simple_response post_registration(request_ctx& ctx) {
+// Online (contact required) or by the hotline (postal address required, for the letter).
+simple_response register_from(request_ctx& ctx, bool by_hotline) {
     auto b = parse_body(ctx);
     if (b.error) {
         return *b.error;
     }
     fields f(b.j);
-    auto r = read_registration(f, day_of(ctx.now), false);
+    auto r = read_registration(f, day_of(ctx.now), by_hotline);
     if (!f.ok()) {
         return f.error();
     }
@@ -221,6 +221,21 @@ simple_response post_registration(request_ctx& ctx) {
     }
     auto d = ctx.db.register_person(*r, ctx.now);
     return d.ok() ? login_answer(d.value) : json_error(d.error);
+}
+
+simple_response post_registration(request_ctx& ctx) { return register_from(ctx, false); }
+
+// A new session of `kind` for `subject`, answered 201 with its cookie.
+simple_response session_answer(request_ctx& ctx, session_kind kind, std::int64_t subject, std::string_view cookie) {
+    const unix_seconds expires = ctx.now + ctx.settings.session_ttl_s;
+    auto token = ctx.db.create_session(kind, subject, expires);
+    if (!token.ok()) {
+        return json_error(token.error);
+    }
+    auto res = json_response(http::status::created, json{{"expires_at", format_rfc3339(expires * 1000)}}.dump());
+    res.set(http::field::set_cookie,
+            session_cookie(cookie, token.value, ctx.settings.session_ttl_s, ctx.settings.cookie_secure));
+    return res;
 }
 
 simple_response post_session(request_ctx& ctx) {
@@ -235,18 +250,7 @@ simple_response post_session(request_ctx& ctx) {
         return f.error();
     }
     auto id = ctx.db.login(*code, *pin);
-    if (!id.ok()) {
-        return json_error(id.error);
-    }
-    const unix_seconds expires = ctx.now + ctx.settings.session_ttl_s;
-    auto token = ctx.db.create_session(session_kind::person, id.value, expires);
-    if (!token.ok()) {
-        return json_error(token.error);
-    }
-    auto res = json_response(http::status::created, json{{"expires_at", format_rfc3339(expires * 1000)}}.dump());
-    res.set(http::field::set_cookie,
-            session_cookie(person_cookie, token.value, ctx.settings.session_ttl_s, ctx.settings.cookie_secure));
-    return res;
+    return id.ok() ? session_answer(ctx, session_kind::person, id.value, person_cookie) : json_error(id.error);
 }
 
 simple_response logout(request_ctx& ctx, session_kind kind, std::string_view cookie) {
@@ -417,18 +421,7 @@ simple_response post_agent_session(request_ctx& ctx) {
         return f.error();
     }
     auto id = ctx.db.agent_login(*name, *password);
-    if (!id.ok()) {
-        return json_error(id.error);
-    }
-    const unix_seconds expires = ctx.now + ctx.settings.session_ttl_s;
-    auto token = ctx.db.create_session(session_kind::agent, id.value, expires);
-    if (!token.ok()) {
-        return json_error(token.error);
-    }
-    auto res = json_response(http::status::created, json{{"expires_at", format_rfc3339(expires * 1000)}}.dump());
-    res.set(http::field::set_cookie,
-            session_cookie(agent_cookie, token.value, ctx.settings.session_ttl_s, ctx.settings.cookie_secure));
-    return res;
+    return id.ok() ? session_answer(ctx, session_kind::agent, id.value, agent_cookie) : json_error(id.error);
 }
 
 simple_response delete_agent_session(request_ctx& ctx) { return logout(ctx, session_kind::agent, agent_cookie); }
@@ -477,20 +470,7 @@ simple_response post_hotline_registration(request_ctx& ctx) {
     if (!agent_or_error(ctx, error)) {
         return error;
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
-    auto r = read_registration(f, day_of(ctx.now), true);
-    if (!f.ok()) {
-        return f.error();
-    }
-    if (!r) {
-        return json_error(http::status::bad_request, "invalid_input", "\"birth_date\" is not a plausible birth date.");
-    }
-    auto d = ctx.db.register_person(*r, ctx.now);
-    return d.ok() ? login_answer(d.value) : json_error(d.error);
+    return register_from(ctx, true);
 }
 
 simple_response post_hotline_booking(request_ctx& ctx) {
@@ -571,15 +551,7 @@ simple_response post_admin_session(request_ctx& ctx) {
     if (!crypto::equal_ct(crypto::sha256(*token), crypto::sha256(ctx.settings.admin_token))) {
         return json_error(store_error::wrong_credentials);
     }
-    const unix_seconds expires = ctx.now + ctx.settings.session_ttl_s;
-    auto t = ctx.db.create_session(session_kind::admin, 0, expires);
-    if (!t.ok()) {
-        return json_error(t.error);
-    }
-    auto res = json_response(http::status::created, json{{"expires_at", format_rfc3339(expires * 1000)}}.dump());
-    res.set(http::field::set_cookie,
-            session_cookie(admin_cookie, t.value, ctx.settings.session_ttl_s, ctx.settings.cookie_secure));
-    return res;
+    return session_answer(ctx, session_kind::admin, 0, admin_cookie);
 }
 
 std::optional<centre> read_centre(fields& f) {

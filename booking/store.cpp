@@ -214,6 +214,12 @@ centre centre_from_row(const sql::stmt& s) {
     return c;
 }
 
+// ?1 name, ?2 opens, ?3 closes, ?4 slot minutes, ?5 open days.
+void bind_centre(sql::stmt& s, const centre& c) {
+    s.bind(1, std::string_view(c.name)).bind(2, c.hours.opens_minute).bind(3, c.hours.closes_minute);
+    s.bind(4, c.hours.slot_minutes).bind(5, c.open_days & every_day);
+}
+
 bool valid_centre(const centre& c) {
     return !c.name.empty() && c.name.size() <= 200 && valid_hours(c.hours) && (c.open_days & every_day) != 0;
 }
@@ -230,8 +236,7 @@ result<std::int64_t> store::add_centre(const centre& c) {
     }
     auto s = db_->prepare(
         "INSERT INTO centres(name, opens_minute, closes_minute, slot_minutes, open_days) VALUES (?1, ?2, ?3, ?4, ?5)");
-    s.bind(1, std::string_view(c.name)).bind(2, c.hours.opens_minute).bind(3, c.hours.closes_minute);
-    s.bind(4, c.hours.slot_minutes).bind(5, c.open_days & every_day);
+    bind_centre(s, c);
     if (auto e = done(s.step()); e != store_error::ok) {
         return {e};
     }
@@ -251,8 +256,7 @@ result<std::int64_t> store::upsert_centre(const centre& c) {
         "INSERT INTO centres(name, opens_minute, closes_minute, slot_minutes, open_days) VALUES (?1, ?2, ?3, ?4, ?5) "
         "ON CONFLICT(name) DO UPDATE SET opens_minute = excluded.opens_minute, closes_minute = "
         "excluded.closes_minute, slot_minutes = excluded.slot_minutes, open_days = excluded.open_days RETURNING id");
-    s.bind(1, std::string_view(c.name)).bind(2, c.hours.opens_minute).bind(3, c.hours.closes_minute);
-    s.bind(4, c.hours.slot_minutes).bind(5, c.open_days & every_day);
+    bind_centre(s, c);
     if (auto e = one_row(s.step()); e != store_error::ok) {
         return {e};
     }
@@ -272,10 +276,10 @@ result<void> store::update_centre(const centre& c) {
         return {from_sqlite(tx.begin_rc())};
     }
     auto s = db_->prepare(
-        "UPDATE centres SET name = ?2, opens_minute = ?3, closes_minute = ?4, slot_minutes = ?5, open_days = ?6 "
-        "WHERE id = ?1");
-    s.bind(1, c.id).bind(2, std::string_view(c.name)).bind(3, c.hours.opens_minute).bind(4, c.hours.closes_minute);
-    s.bind(5, c.hours.slot_minutes).bind(6, c.open_days & every_day);
+        "UPDATE centres SET name = ?1, opens_minute = ?2, closes_minute = ?3, slot_minutes = ?4, open_days = ?5 "
+        "WHERE id = ?6");
+    bind_centre(s, c);
+    s.bind(6, c.id);
     if (auto e = detail::change_one(s, db_->get()); e != store_error::ok) {
         return {e};
     }
