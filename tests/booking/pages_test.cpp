@@ -555,7 +555,7 @@ TEST_F(Pages, hotline_booking_needs_the_agent_session_and_creates_a_letter) {
     ASSERT_TRUE(b.cookies.count(std::string(agent_cookie)));
 
     const auto audits_before = db_->audit_count(caller.registration_id).value;
-    res = get(b, "/hotline?code=" + caller.booking_code);
+    res = get(b, "/hotline?code=" + caller.booking_code + "&centre=" + std::to_string(c) + "&date=" + format_date(day));
     ASSERT_EQ(res.result(), http::status::ok);
     EXPECT_TRUE(has(res.body(), "Karl Anrufer"));
     EXPECT_TRUE(has(res.body(), "action=\"/hotline/book\""));
