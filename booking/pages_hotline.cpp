@@ -156,13 +156,12 @@ simple_response hotline_page(request_ctx& ctx, std::int64_t agent_id, hotline_vi
                             "/hotline/book",
                             {{"code", c.person.booking_code}},
                             tr(l, "Für den Anrufer buchen", "Book for the caller"),
-                            {}};
+                            "h4"};  // below "Termin buchen"
                 if (auto days = load_week(ctx, id, from, week_days, channel::hotline); days.ok()) {
                     w.days = std::move(days.value);
                 } else {
                     v.errors.add("centre", explain(l, days.error));
                 }
-                w.heading = "h4";  // below "Termin buchen"
                 c.week = std::move(w);
             }
             v.caller = std::move(c);

@@ -401,9 +401,6 @@ std::string_view explain(ui_language l, store_error e) {
 std::string render_week(ui_language l, const week_view& w) {
     std::string h =
         "<" + std::string(w.heading) + ">" + html_escape(w.centre_name) + "</" + std::string(w.heading) + ">\n";
-    if (w.action.empty() && !w.unavailable_note.empty()) {
-        h += "<p>" + html_escape(w.unavailable_note) + "</p>\n";
-    }
     h += "<ul class=\"days\">\n";
     for (const auto& d : w.days) {
         const std::string date = display_date(l, d.day);

@@ -109,9 +109,8 @@ struct week_view {
     std::vector<day_row> days;
     std::string_view action;
     std::vector<std::pair<std::string, std::string>> hidden;
-    std::string_view button;            // "Buchen"
-    std::string_view unavailable_note;  // shown instead of buttons when action is empty
-    std::string_view heading = "h2";    // the centre's name, at the level the page needs
+    std::string_view button;          // "Buchen"
+    std::string_view heading = "h2";  // the centre's name, at the level the page needs
 };
 std::string render_week(ui_language l, const week_view& w);
 

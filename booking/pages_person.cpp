@@ -70,7 +70,7 @@ simple_response appointments_page(request_ctx& ctx, std::optional<std::int64_t> 
         }
         const std::int64_t id = known ? *centre_id : v.centres.front().id;
         v.picker = {"/appointments", {}, centre_options(v.centres), id, from, today};
-        week_view w{centre_name_of(v.centres, id), id, {}, {}, {}, tr(l, "Buchen", "Book"), {}};
+        week_view w{centre_name_of(v.centres, id), id, {}, {}, {}, tr(l, "Buchen", "Book")};
         if (v.rebooking != 0) {
             v.picker.keep.emplace_back("rebook", std::to_string(v.rebooking));
             w.action = "/my/rebook";
@@ -78,9 +78,6 @@ simple_response appointments_page(request_ctx& ctx, std::optional<std::int64_t> 
             w.button = tr(l, "Hierhin umbuchen", "Move here");
         } else if (v.logged_in) {
             w.action = "/appointments/book";
-        } else {
-            w.unavailable_note =
-                tr(l, "Nach der Anmeldung können Sie hier buchen.", "After logging in you can book here.");
         }
         auto days = load_week(ctx, id, from, week_days, channel::online);
         if (days.ok()) {
