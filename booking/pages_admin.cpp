@@ -316,7 +316,8 @@ simple_response post_admin_printed(request_ctx& ctx) {
     }
     const auto id = read_int(form_values(ctx.req.body()).get("letter"), 1, INT64_MAX);
     const store_error e = id ? ctx.db.mark_letter_printed(*id, ctx.now).error : store_error::not_found;
-    return admin_result(ctx, e, "/admin?done=printed#letters");
+    // Printed already (the button sent twice, or from another tab): what was asked for is true.
+    return admin_result(ctx, e == store_error::conflict ? store_error::ok : e, "/admin?done=printed#letters");
 }
 
 simple_response post_admin_agent(request_ctx& ctx) {

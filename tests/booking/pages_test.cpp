@@ -564,7 +564,21 @@ TEST_F(Pages, hotline_booking_needs_the_agent_session_and_creates_a_letter) {
     res = post(b, "/hotline/book", book_form);
     ASSERT_EQ(res.result(), http::status::see_other) << res.body();
     EXPECT_EQ(db_->bookings_of(caller.registration_id).value.size(), 1u);
-    EXPECT_EQ(db_->pending_letters().value.size(), 1u);
+    const auto letters = db_->pending_letters().value;
+    ASSERT_EQ(letters.size(), 1u);
+
+    // The admin sees the letter in the print queue (without the person's name) and marks it printed.
+    browser admin;
+    admin_log_in(admin);
+    auto queue = get(admin, "/admin");
+    const std::string n = std::to_string(letters[0].id);
+    EXPECT_TRUE(has(queue.body(), "href=\"/api/admin/letters/" + n + "\""));
+    EXPECT_FALSE(has(queue.body(), "Karl Anrufer"));
+    for (int twice = 0; twice < 2; ++twice) {
+        res = post(admin, "/admin/letters/printed", form({{"letter", n}}));
+        EXPECT_EQ(res.result(), http::status::see_other) << res.body();
+    }
+    EXPECT_TRUE(db_->pending_letters().value.empty());
 
     auto bookings = db_->bookings_of(caller.registration_id).value;
     res =
