@@ -207,6 +207,9 @@ simple_response login_answer(const login_data& d) {
 
 // Online (contact required) or by the hotline (postal address required, for the letter).
 simple_response register_from(request_ctx& ctx, bool by_hotline) {
+    if (!ctx.same_origin()) {
+        return cross_site();
+    }
     auto b = parse_body(ctx);
     if (b.error) {
         return *b.error;
@@ -239,6 +242,9 @@ simple_response session_answer(request_ctx& ctx, session_kind kind, std::int64_t
 }
 
 simple_response post_session(request_ctx& ctx) {
+    if (!ctx.same_origin()) {
+        return cross_site();
+    }
     auto b = parse_body(ctx);
     if (b.error) {
         return *b.error;
@@ -254,6 +260,9 @@ simple_response post_session(request_ctx& ctx) {
 }
 
 simple_response logout(request_ctx& ctx, session_kind kind, std::string_view cookie) {
+    if (!ctx.same_origin()) {
+        return cross_site();
+    }
     if (const auto t = ctx.session_token(kind)) {
         (void)ctx.db.delete_session(*t);
     }
@@ -383,7 +392,7 @@ simple_response delete_booking(request_ctx& ctx) {
     if (!id) {
         return json_error(store_error::not_found);
     }
-    auto r = ctx.db.cancel(s->subject, *id);
+    auto r = ctx.db.cancel(s->subject, *id, ctx.now);
     return r.ok() ? simple_response{http::status::no_content, 11} : json_error(r.error);
 }
 
@@ -410,6 +419,9 @@ simple_response get_capacity(request_ctx& ctx) {
 // ---- hotline -----------------------------------------------------------------------------------
 
 simple_response post_agent_session(request_ctx& ctx) {
+    if (!ctx.same_origin()) {
+        return cross_site();
+    }
     auto b = parse_body(ctx);
     if (b.error) {
         return *b.error;
@@ -515,7 +527,7 @@ simple_response delete_hotline_booking(request_ctx& ctx) {
     if (!reg.ok()) {
         return json_error(reg.error);
     }
-    auto r = ctx.db.cancel(reg.value, *id);
+    auto r = ctx.db.cancel(reg.value, *id, ctx.now);
     return r.ok() ? simple_response{http::status::no_content, 11} : json_error(r.error);
 }
 
@@ -530,7 +542,9 @@ std::optional<simple_response> admin_check(request_ctx& ctx) {
         return cross_site();
     }
     if (!ctx.session_of(session_kind::admin)) {
-        return unauthenticated();
+        auto r = unauthenticated();
+        r.set(http::field::www_authenticate, "Bearer realm=\"anteroom-booking\"");
+        return r;
     }
     return std::nullopt;
 }
@@ -538,6 +552,9 @@ std::optional<simple_response> admin_check(request_ctx& ctx) {
 simple_response post_admin_session(request_ctx& ctx) {
     if (ctx.settings.admin_token.empty()) {
         return json_error(http::status::not_found, "not_found", "No such endpoint.");
+    }
+    if (!ctx.same_origin()) {
+        return cross_site();
     }
     auto b = parse_body(ctx);
     if (b.error) {
@@ -776,6 +793,9 @@ simple_response post_admin_vaccination(request_ctx& ctx) {
     if (!f.ok()) {
         return f.error();
     }
+    if (*day > day_of(ctx.now)) {
+        return json_error(http::status::bad_request, "invalid_input", "\"date\" lies in the future.");
+    }
     auto reg = ctx.db.registration_id_by_code(*code);
     if (!reg.ok()) {
         return json_error(reg.error);
@@ -852,8 +872,10 @@ simple_response get_admin_letter(request_ctx& ctx) {
         "</title><style>@page{size:A4;margin:25mm 20mm}body{font:12pt/1.5 serif;max-width:170mm;margin:auto}"
         ".address{margin:20mm 0 15mm;min-height:40mm}h1{font-size:14pt}.noprint{margin:1em 0}"
         "@media print{.noprint{display:none}}</style></head><body>"
-        "<p class=\"noprint\"><button onclick=\"window.print()\">" +
-        (en ? "Print" : "Drucken") + "</button></p><div class=\"address\">" + html_escape(l.value.name) + "<br>" +
+        "<p class=\"noprint\">" +
+        (en ? "Print this page (Ctrl+P); the address fits a DIN window envelope."
+            : "Drucken Sie diese Seite (Strg+P); die Anschrift passt in ein DIN-Fensterkuvert.") +
+        "</p><div class=\"address\">" + html_escape(l.value.name) + "<br>" +
         address + "</div><h1>" + (en ? "Your vaccination appointment" : "Ihr Impftermin") + "</h1><p>" +
         (en ? "Dear " : "Guten Tag ") + html_escape(l.value.name) + ",</p><p>" +
         (en ? "as agreed on the phone, your appointment is booked:" : "wie telefonisch vereinbart, ist Ihr Termin gebucht:") +
@@ -862,7 +884,10 @@ simple_response get_admin_letter(request_ctx& ctx) {
         (en ? "Please bring this letter and an identity document. To cancel, call the hotline."
             : "Bitte bringen Sie dieses Schreiben und einen Ausweis mit. Zum Absagen rufen Sie die Hotline an.") +
         "</p><p>" + (en ? "Letter" : "Schreiben") + " " + std::to_string(l.value.id) + "</p></body></html>";
-    return html_response(http::status::ok, std::move(page));
+    auto res = html_response(http::status::ok, std::move(page));
+    // Its print layout is an inline style: allowed for this page only, nothing else is.
+    res.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    return res;
 }
 
 simple_response post_admin_letter_printed(request_ctx& ctx) {

@@ -315,7 +315,7 @@ simple_response post_hotline_cancel(request_ctx& ctx) {
     const auto id = read_int(p->posted.get("booking"), 1, INT64_MAX);
     auto reg = ctx.db.registration_id_by_code(v.code);
     auto r = !reg.ok() ? result<void>{reg.error}
-             : id      ? ctx.db.cancel(reg.value, *id)
+             : id      ? ctx.db.cancel(reg.value, *id, ctx.now)
                        : result<void>{store_error::not_found};
     if (r.ok()) {
         return redirect(done_url(v.code, "cancelled"));

@@ -265,7 +265,7 @@ simple_response post_cancel(request_ctx& ctx) {
     }
     const ui_language l = page_language(ctx);
     const auto id = read_int(form_values(ctx.req.body()).get("booking"), 1, INT64_MAX);
-    auto r = id ? ctx.db.cancel(s->subject, *id) : result<void>{store_error::not_found};
+    auto r = id ? ctx.db.cancel(s->subject, *id, ctx.now) : result<void>{store_error::not_found};
     if (r.ok()) {
         return redirect("/my?done=cancelled");
     }

@@ -281,6 +281,7 @@ std::unique_ptr<service> service::start(const options& o, std::string& err) {
     limits.max_body = 64 * 1024;
     limits.max_connections = b.max_connections;
     limits.timeout = std::chrono::seconds(30);
+    limits.json_errors = true;
     impl* self = &d;
     d.server = std::make_unique<simple_server>(
         d.ioc, simple_async_handler([self](simple_request r, tcp::endpoint peer) { return self->handle(std::move(r), peer); }),

@@ -16,7 +16,7 @@ using detail::one_row;
 namespace {
 
 // Ordered migrations: entry i takes user_version i to i + 1. Never edit a shipped entry; append.
-constexpr std::array<const char*, 3> migrations = {
+constexpr std::array<const char*, 4> migrations = {
     R"sql(
 CREATE TABLE centres(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
@@ -64,6 +64,21 @@ CREATE TABLE sessions(
   token_hash BLOB PRIMARY KEY, kind INTEGER NOT NULL, subject INTEGER NOT NULL, expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+)sql",
+    // Bookings per centre, day and channel, kept by triggers: a booking reads one row instead of
+    // counting the day's bookings.
+    R"sql(
+CREATE TABLE day_bookings(
+  centre_id INTEGER NOT NULL, day INTEGER NOT NULL, channel INTEGER NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY (centre_id, day, channel)) WITHOUT ROWID;
+INSERT INTO day_bookings SELECT centre_id, day, channel, COUNT(*) FROM bookings GROUP BY centre_id, day, channel;
+CREATE TRIGGER day_bookings_insert AFTER INSERT ON bookings BEGIN
+  INSERT INTO day_bookings(centre_id, day, channel, n) VALUES (NEW.centre_id, NEW.day, NEW.channel, 1)
+    ON CONFLICT(centre_id, day, channel) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER day_bookings_delete AFTER DELETE ON bookings BEGIN
+  UPDATE day_bookings SET n = n - 1 WHERE centre_id = OLD.centre_id AND day = OLD.day AND channel = OLD.channel;
+END;
 )sql",
 };
 
@@ -342,6 +357,14 @@ result<std::int64_t> store::record_delivery(std::int64_t centre_id, day_number d
     if (tx.begin_rc() != SQLITE_OK) {
         return {from_sqlite(tx.begin_rc())};
     }
+    // Stock for a day the centre is closed could never be booked.
+    auto c = centre_by_id(centre_id);
+    if (!c.ok()) {
+        return {c.error};
+    }
+    if (!c.value.opens_on(day)) {
+        return {store_error::day_closed};
+    }
     auto s = db_->prepare(
         "INSERT INTO deliveries(centre_id, day, vials, recorded_at) "
         "SELECT id, ?2, ?3, ?4 FROM centres WHERE id = ?1");
@@ -381,8 +404,8 @@ result<day_usage> store::usage_of(std::int64_t centre_id, day_number day) {
     day_usage u;
     u.capacity = day_capacity(stock, options_.capacity.doses_per_vial);
     auto s = db_->prepare(
-        "SELECT COALESCE(SUM(channel = 0), 0), COALESCE(SUM(channel = 1), 0) FROM bookings "
-        "WHERE centre_id = ?1 AND day = ?2");
+        "SELECT COALESCE(SUM(CASE WHEN channel = 0 THEN n END), 0), COALESCE(SUM(CASE WHEN channel = 1 THEN n END), 0) "
+        "FROM day_bookings WHERE centre_id = ?1 AND day = ?2");
     s.bind(1, centre_id).bind(2, day);
     if (int rc = s.step(); rc != SQLITE_ROW) {
         return {from_sqlite(rc)};
@@ -400,6 +423,16 @@ result<std::int64_t> store::reserve_care_home(std::int64_t centre_id, day_number
     sql::transaction tx(*db_);
     if (tx.begin_rc() != SQLITE_OK) {
         return {from_sqlite(tx.begin_rc())};
+    }
+    if (day < day_of(now)) {
+        return {store_error::day_past};
+    }
+    auto c = centre_by_id(centre_id);
+    if (!c.ok()) {
+        return {c.error};
+    }
+    if (!c.value.opens_on(day)) {
+        return {store_error::day_closed};
     }
     auto u = usage_of(centre_id, day);
     if (!u.ok()) {

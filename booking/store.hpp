@@ -190,7 +190,9 @@ public:
     result<std::vector<day_availability>> availability(std::int64_t centre_id, day_number from, day_number to,
                                                        unix_seconds now);
     result<booking_record> book(std::int64_t registration_id, std::int64_t centre_id, day_number day, unix_seconds now);
-    result<void> cancel(std::int64_t registration_id, std::int64_t booking_id);
+    // Either appointment of a pair cancels the pair's appointments from today on; a past
+    // appointment is history and cannot be cancelled (day_past).
+    result<void> cancel(std::int64_t registration_id, std::int64_t booking_id, unix_seconds now);
     // Cancel and book in one transaction: on failure the old appointment is kept.
     result<booking_record> rebook(std::int64_t registration_id, std::int64_t booking_id, std::int64_t centre_id,
                                   day_number day, unix_seconds now);
@@ -218,6 +220,7 @@ public:
     result<std::vector<letter>> pending_letters();
     // One letter with its personal data, for printing; the read is audited under actor.
     result<letter> letter_for_print(std::int64_t letter_id, std::string_view actor, unix_seconds now);
+    // Idempotent: a letter printed already stays as it was; an unknown one is not_found.
     result<void> mark_letter_printed(std::int64_t letter_id, unix_seconds now);
     result<std::int64_t> audit_count(std::int64_t registration_id);
 

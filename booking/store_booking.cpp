@@ -96,6 +96,15 @@ result<booking_record> store::book_tx(std::int64_t registration_id, std::int64_t
         return {c.error};
     }
     if (replacing_booking != 0) {
+        // Either appointment of a pair names the pair.
+        auto first = db_->prepare("SELECT COALESCE(first_booking, id) FROM bookings WHERE id = ?1 AND registration_id = ?2");
+        first.bind(1, replacing_booking).bind(2, registration_id);
+        if (auto e = one_row(first.step()); e != store_error::ok) {
+            return {e};
+        }
+        replacing_booking = first.int64(0);
+    }
+    if (replacing_booking != 0) {
         // Freed first (with its second appointment), so a rebook may take a slot on the same day;
         // the transaction rolls back on failure and the old appointment stays.
         auto s = db_->prepare(
@@ -158,9 +167,20 @@ result<booking_record> store::insert_booking(std::int64_t registration_id, const
     if (remaining(options_.capacity, u.value, ch, day, now) <= 0) {
         return {store_error::no_capacity};
     }
-    // The lowest appointment number not taken; UNIQUE(centre_id, day, slot) backs this up.
+    // The next appointment number after the highest taken (one index probe); when that is past
+    // the day's capacity, the lowest gap a cancellation left. UNIQUE(centre_id, day, slot)
+    // backs this up.
     std::int64_t slot = 0;
     {
+        auto s = db_->prepare("SELECT MAX(slot) FROM bookings WHERE centre_id = ?1 AND day = ?2");
+        s.bind(1, c.id).bind(2, day);
+        if (int rc = s.step(); rc != SQLITE_ROW) {
+            return {from_sqlite(rc)};
+        }
+        slot = s.is_null(0) ? 0 : s.int64(0) + 1;
+    }
+    if (slot >= u.value.capacity) {
+        slot = 0;
         auto s = db_->prepare("SELECT slot FROM bookings WHERE centre_id = ?1 AND day = ?2 ORDER BY slot");
         s.bind(1, c.id).bind(2, day);
         int rc = 0;
@@ -204,24 +224,31 @@ result<booking_record> store::rebook(std::int64_t registration_id, std::int64_t 
     return book_tx(registration_id, centre_id, day, channel::online, 0, now, booking_id);
 }
 
-result<void> store::cancel(std::int64_t registration_id, std::int64_t booking_id) {
+result<void> store::cancel(std::int64_t registration_id, std::int64_t booking_id, unix_seconds now) {
     // Deleting the rows returns the appointments to the pool in the same statement; cancelling
     // either appointment of a pair cancels both.
     sql::transaction tx(*db_);
     if (tx.begin_rc() != SQLITE_OK) {
         return {from_sqlite(tx.begin_rc())};
     }
+    const day_number today = day_of(now);
     std::int64_t first = booking_id;
     {
-        auto s = db_->prepare("SELECT COALESCE(first_booking, id) FROM bookings WHERE id = ?1 AND registration_id = ?2");
+        auto s = db_->prepare(
+            "SELECT COALESCE(first_booking, id), day FROM bookings WHERE id = ?1 AND registration_id = ?2");
         s.bind(1, booking_id).bind(2, registration_id);
         if (auto e = one_row(s.step()); e != store_error::ok) {
             return {e};
         }
         first = s.int64(0);
+        if (s.int64(1) < today) {
+            return {store_error::day_past};
+        }
     }
-    auto s = db_->prepare("DELETE FROM bookings WHERE (id = ?1 OR first_booking = ?1) AND registration_id = ?2");
-    s.bind(1, first).bind(2, registration_id);
+    // A first dose already given stays on record when its second appointment is cancelled.
+    auto s = db_->prepare(
+        "DELETE FROM bookings WHERE (id = ?1 OR first_booking = ?1) AND registration_id = ?2 AND day >= ?3");
+    s.bind(1, first).bind(2, registration_id).bind(3, today);
     if (auto e = detail::change_one(s, db_->get()); e != store_error::ok) {
         return {e};
     }
@@ -374,6 +401,16 @@ result<void> store::mark_letter_printed(std::int64_t letter_id, unix_seconds now
     sql::transaction tx(*db_);
     if (tx.begin_rc() != SQLITE_OK) {
         return {from_sqlite(tx.begin_rc())};
+    }
+    {
+        auto q = db_->prepare("SELECT printed_at IS NOT NULL FROM letters WHERE id = ?1");
+        q.bind(1, letter_id);
+        if (auto e = one_row(q.step()); e != store_error::ok) {
+            return {e};
+        }
+        if (q.int64(0) != 0) {
+            return {};  // printed already: marking again changes nothing
+        }
     }
     auto s = db_->prepare("UPDATE letters SET printed_at = ?2 WHERE id = ?1 AND printed_at IS NULL");
     s.bind(1, letter_id).bind(2, now);

@@ -117,7 +117,8 @@ result<capacity_summary> store::capacity(unix_seconds now, day_number horizon_da
              d.first.care_home_reserved = s.int64(2);
              d.first.care_home_used = s.int64(3);
          });
-    read("SELECT centre_id, day, COALESCE(SUM(channel = 0), 0), COALESCE(SUM(channel = 1), 0) FROM bookings "
+    read("SELECT centre_id, day, COALESCE(SUM(CASE WHEN channel = 0 THEN n END), 0), "
+         "COALESCE(SUM(CASE WHEN channel = 1 THEN n END), 0) FROM day_bookings "
          "WHERE day BETWEEN ?1 AND ?2 GROUP BY centre_id, day",
          [](sql::stmt& s, auto& d) {
              d.second.booked_online = s.int64(2);

@@ -129,7 +129,9 @@ simple_response dispatch(std::span<const route> routes, const simple_request& re
         }
         if (r.method == method) {
             simple_response res = r.handler(ctx);
-            res.set(http::field::cache_control, "no-store");
+            if (res.find(http::field::cache_control) == res.end()) {
+                res.set(http::field::cache_control, "no-store");  // personal data: never cached
+            }
             res.set("X-Content-Type-Options", "nosniff");
             return res;
         }
@@ -219,9 +221,6 @@ simple_response json_response(http::status status, std::string body) {
 simple_response json_error(http::status status, std::string_view code, std::string_view message) {
     nlohmann::json j{{"code", code}, {"message", message}};
     auto r = json_response(status, j.dump());
-    if (status == http::status::unauthorized) {
-        r.set(http::field::www_authenticate, "Bearer realm=\"anteroom-booking\"");
-    }
     if (status == http::status::service_unavailable) {
         r.set(http::field::retry_after, "1");
     }

@@ -49,9 +49,13 @@ struct simple_server::impl : std::enable_shared_from_this<impl> {
                     ec != beast::error::timeout && ec != net::error::eof &&
                     ec != net::error::connection_reset) {
                     const bool too_large = ec == http::error::header_limit || ec == http::error::body_limit;
-                    simple_response bad = simple_text(
-                        too_large ? http::status::payload_too_large : http::status::bad_request,
-                        too_large ? "request too large\n" : "bad request\n");
+                    const auto status = too_large ? http::status::payload_too_large : http::status::bad_request;
+                    simple_response bad = simple_text(status, too_large ? "request too large\n" : "bad request\n");
+                    if (limits.json_errors) {
+                        bad.set(http::field::content_type, "application/json");
+                        bad.body() = too_large ? R"({"code":"too_large","message":"The request is too large."})"
+                                               : R"({"code":"malformed_request","message":"The request is not valid HTTP/1.1."})";
+                    }
                     bad.keep_alive(false);
                     bad.prepare_payload();
                     co_await http::async_write(stream, bad, use_tuple);

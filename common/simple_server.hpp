@@ -27,6 +27,9 @@ struct simple_server_limits {
     std::size_t max_body = 1024 * 1024;
     std::chrono::milliseconds timeout{10'000};
     std::size_t max_connections = 256;
+    // Answer unparsable or oversized requests with {"code","message"} JSON instead of plain text
+    // (codes "malformed_request", "too_large"), for servers whose every error is JSON.
+    bool json_errors = false;
 };
 
 class simple_server {

@@ -203,6 +203,8 @@ TEST_F(booking_api, cross_site_posts_with_a_session_cookie_are_refused) {
     auto r = book(cookie, centre);
     EXPECT_EQ(r.result(), http::status::forbidden);
     EXPECT_EQ(body_of(r)["code"], "cross_site");
+    EXPECT_EQ(call(http::verb::post, "/api/sessions", R"({"booking_code":"X","pin":"1"})").result(), http::status::forbidden);
+    EXPECT_EQ(call(http::verb::post, "/api/registrations", "{}").result(), http::status::forbidden);
     extra_headers_ = {{"Origin", "https://portal.example"}};
     EXPECT_EQ(book(cookie, centre).result(), http::status::created);
 }
@@ -225,10 +227,13 @@ TEST_F(booking_api, closed_groups_and_closed_days_are_explained) {
     ASSERT_EQ(c.result(), http::status::created) << c.body();
     const auto id = body_of(c)["id"].get<std::int64_t>();
     const day_number saturday = day + 5;
-    ASSERT_EQ(call(http::verb::post, "/api/admin/deliveries", json{{"centre", id}, {"date", format_date(saturday)}, {"vials", 1}}.dump(), "", settings_.admin_token).result(),
+    // Stock for a closed day could never be booked: refused.
+    auto stock = call(http::verb::post, "/api/admin/deliveries", json{{"centre", id}, {"date", format_date(saturday)}, {"vials", 1}}.dump(), "", settings_.admin_token);
+    EXPECT_EQ(body_of(stock)["code"], "day_closed");
+    ASSERT_EQ(call(http::verb::post, "/api/admin/deliveries", json{{"centre", id}, {"date", format_date(day)}, {"vials", 1}}.dump(), "", settings_.admin_token).result(),
               http::status::created);
     const auto cookie = logged_in_person();
-    EXPECT_EQ(body_of(book(cookie, id, saturday))["code"], "group_closed");
+    EXPECT_EQ(body_of(book(cookie, id, day))["code"], "group_closed");
     ASSERT_EQ(call(http::verb::put, "/api/admin/groups/1", R"({"open":true})", "", settings_.admin_token).result(), http::status::ok);
     auto closed = book(cookie, id, saturday);
     EXPECT_EQ(closed.result(), http::status::bad_request);
@@ -252,7 +257,19 @@ TEST_F(booking_api, second_appointment_is_booked_and_cancelled_with_the_first) {
     EXPECT_EQ(list[1]["date"], format_date(day + 7));
     EXPECT_EQ(list[1]["second_of"], list[0]["id"]);
     // Cancelling the second cancels the pair.
-    EXPECT_EQ(call(http::verb::delete_, "/api/bookings/" + std::to_string(list[1]["id"].get<std::int64_t>()), "", cookie).result(),
+    // Rebooking by the second appointment's id moves the pair.
+    ASSERT_EQ(call(http::verb::post, "/api/admin/deliveries", json{{"centre", centre}, {"date", format_date(day + 1)}, {"vials", 1}}.dump(), "", settings_.admin_token).result(),
+              http::status::created);
+    ASSERT_EQ(call(http::verb::post, "/api/admin/deliveries", json{{"centre", centre}, {"date", format_date(day + 8)}, {"vials", 1}}.dump(), "", settings_.admin_token).result(),
+              http::status::created);
+    auto moved = call(http::verb::put, "/api/bookings/" + std::to_string(list[1]["id"].get<std::int64_t>()),
+                      json{{"centre", centre}, {"date", format_date(day + 1)}}.dump(), cookie);
+    ASSERT_EQ(moved.result(), http::status::ok) << moved.body();
+    const auto pair = body_of(moved)["bookings"];
+    ASSERT_EQ(pair.size(), 2u);
+    EXPECT_EQ(pair[0]["date"], format_date(day + 1));
+    EXPECT_EQ(pair[1]["date"], format_date(day + 8));
+    EXPECT_EQ(call(http::verb::delete_, "/api/bookings/" + std::to_string(pair[1]["id"].get<std::int64_t>()), "", cookie).result(),
               http::status::no_content);
     EXPECT_TRUE(body_of(call(http::verb::get, "/api/bookings", "", cookie))["bookings"].empty());
 
@@ -363,6 +380,10 @@ TEST_F(booking_api, hotline_books_for_a_caller_with_a_letter_and_an_audit_trail)
     EXPECT_EQ(db_->audit_count(reg_id).value, audits_before + 1);
     EXPECT_EQ(call(http::verb::post, "/api/admin/letters/" + std::to_string(letter_id) + "/printed", "", "", settings_.admin_token).result(),
               http::status::no_content);
+    EXPECT_EQ(call(http::verb::post, "/api/admin/letters/" + std::to_string(letter_id) + "/printed", "", "", settings_.admin_token).result(),
+              http::status::no_content);  // idempotent
+    EXPECT_EQ(call(http::verb::post, "/api/admin/letters/999/printed", "", "", settings_.admin_token).result(),
+              http::status::not_found);
     EXPECT_TRUE(body_of(call(http::verb::get, "/api/admin/letters", "", "", settings_.admin_token))["letters"].empty());
 
     const auto bid = body_of(b)["booking"]["id"].get<std::int64_t>();
@@ -382,6 +403,12 @@ TEST_F(booking_api, care_home_reservation_and_release_return_doses_to_the_pool) 
     EXPECT_EQ(body_of(call(http::verb::get, "/api/capacity"))["available"], 8);
     EXPECT_EQ(call(http::verb::post, "/api/admin/care-home-reservations/" + std::to_string(id) + "/release", R"({"used":4})", "", settings_.admin_token).result(),
               http::status::conflict);
+    EXPECT_EQ(call(http::verb::post, "/api/admin/care-home-reservations",
+                   json{{"centre", 999}, {"date", format_date(day)}, {"doses", 1}}.dump(), "", settings_.admin_token).result(),
+              http::status::not_found);
+    EXPECT_EQ(body_of(call(http::verb::post, "/api/admin/care-home-reservations",
+                           json{{"centre", centre}, {"date", format_date(day - 20)}, {"doses", 1}}.dump(), "", settings_.admin_token))["code"],
+              "day_past");
 }
 
 TEST_F(booking_api, retention_deletes_and_reports_counts_only) {
@@ -393,6 +420,25 @@ TEST_F(booking_api, retention_deletes_and_reports_counts_only) {
     EXPECT_EQ(body_of(r)["unbooked_deleted"], 1);
     EXPECT_EQ(db_->registration_count().value, 0);
     EXPECT_EQ(r.body().find("Erika"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace anteroom::booking
+
+namespace anteroom::booking {
+namespace {
+
+TEST_F(booking_api, a_past_appointment_is_history_and_cannot_be_cancelled) {
+    const auto centre = centre_with(1);
+    const auto cookie = logged_in_person();
+    auto b = book(cookie, centre);
+    ASSERT_EQ(b.result(), http::status::created);
+    now_ = start_of(day + 1);
+    const auto id = body_of(b)["booking"]["id"].get<std::int64_t>();
+    const auto reg = db_->bookings_of(1).value;
+    ASSERT_EQ(reg.size(), 1u);
+    EXPECT_EQ(db_->cancel(reg[0].registration_id, id, now_).error, store_error::day_past);
+    EXPECT_EQ(db_->bookings_of(1).value.size(), 1u);
 }
 
 }  // namespace

@@ -262,7 +262,7 @@ TEST(OpenApiReader, FindsPathsAndMethodsAndFlagsOddKeys) {
 // Error codes the server can put in {"code": …}: the store's codes and the API's own.
 std::set<std::string> server_error_codes() {
     std::set<std::string> codes = {"invalid_json", "unauthenticated", "cross_site", "not_found", "method_not_allowed",
-                                   "busy"};
+                                   "busy", "malformed_request", "too_large"};
     for (int i = 1; i < 256; ++i) {
         const std::string_view s = to_string(static_cast<store_error>(i));
         if (s == "unknown") {

@@ -160,8 +160,8 @@ TEST_F(booking_store, book_cancel_rebook) {
     EXPECT_EQ(online_free(*s, c), 5);
     EXPECT_EQ(s->book(l.registration_id, c, day, now).error, store_error::already_booked);
 
-    EXPECT_EQ(s->cancel(closed.registration_id, b.value.id).error, store_error::not_found);  // not theirs
-    ASSERT_TRUE(s->cancel(l.registration_id, b.value.id).ok());
+    EXPECT_EQ(s->cancel(closed.registration_id, b.value.id, now).error, store_error::not_found);  // not theirs
+    ASSERT_TRUE(s->cancel(l.registration_id, b.value.id, now).ok());
     EXPECT_EQ(online_free(*s, c), 6);  // back at once
 
     b = s->book(l.registration_id, c, day, now);
@@ -261,7 +261,8 @@ TEST_F(booking_store, hotline_needs_an_address_writes_a_letter_and_audits) {
     EXPECT_EQ(letters.value[0].booking_id, b.value.id);
     ASSERT_TRUE(s->mark_letter_printed(letters.value[0].id, now).ok());
     EXPECT_TRUE(s->pending_letters().value.empty());
-    EXPECT_EQ(s->mark_letter_printed(letters.value[0].id, now).error, store_error::not_found);
+    EXPECT_TRUE(s->mark_letter_printed(letters.value[0].id, now).ok());  // idempotent
+    EXPECT_EQ(s->mark_letter_printed(letters.value[0].id + 100, now).error, store_error::not_found);
 }
 
 TEST_F(booking_store, retention_deletes_rows_for_real) {
