@@ -41,7 +41,6 @@ int run_raw_command(const std::vector<std::string>& args) {
             return 2;
         }
     }
-    install_interrupt_handler();
     const auto report = run_raw(o);
     std::cout << format_text(report) << std::flush;
     if (json_out.is_open()) {
@@ -156,7 +155,6 @@ int run_surge_command(const std::vector<std::string>& args) {
         !open_output(csv_file, "--visitors", csv_out)) {
         return 2;
     }
-    install_interrupt_handler();
     surge_options opts;
     opts.progress = !quiet;
     opts.fairness_tolerance_ms = static_cast<std::uint32_t>(tolerance_s * 1000);
@@ -173,6 +171,7 @@ int run_surge_command(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    anteroom::bench::install_interrupt_handler();  // before anything slow: a Ctrl-C always gets a report
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
         std::cerr << usage;

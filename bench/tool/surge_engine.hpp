@@ -133,6 +133,7 @@ private:
     void schedule(std::uint32_t i, std::uint8_t next_step, std::uint32_t delay_ms, bool retry = false);
     void finish(std::uint32_t i, outcome o);
     void dispatch(std::uint32_t i, std::uint32_t due);
+    void take_ready(connection& c);
     void link_idle(connection& c);
     void unlink_idle(connection& c);
     // Only ever called on a connection in use (idle ones are not in anybody's hands).

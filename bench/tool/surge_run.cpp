@@ -116,6 +116,28 @@ void engine::dispatch(std::uint32_t i, std::uint32_t due) {
     c->wake.cancel();
 }
 
+// A connection just freed takes the oldest waiting request from its own source address among
+// the first few in line (so a saturated pool keeps its keep-alive connections instead of
+// reconnecting for every request), else the oldest of all.
+void engine::take_ready(connection& c) {
+    if (ready_.empty()) {
+        return;
+    }
+    constexpr std::size_t look_ahead = 64;
+    auto pick = ready_.begin();
+    if (c.sock.is_open()) {
+        const auto end = ready_.begin() + static_cast<std::ptrdiff_t>(std::min(ready_.size(), look_ahead));
+        const auto same = std::find_if(ready_.begin(), end, [&](const auto& r) { return vis_[r.first].source == c.addr; });
+        if (same != end) {
+            pick = same;
+            ++traffic_.connections_reused;
+        }
+    }
+    c.visitor = pick->first;
+    c.due_ms = pick->second;
+    ready_.erase(pick);
+}
+
 void engine::link_idle(connection& c) {
     c.idle = true;
     c.idle_prev = no_slot;
@@ -202,11 +224,7 @@ net::awaitable<void> engine::run_connection(connection& c) {
         if (stopping_) {
             break;
         }
-        if (!ready_.empty()) {
-            c.visitor = ready_.front().first;
-            c.due_ms = ready_.front().second;
-            ready_.pop_front();
-        }
+        take_ready(c);
     }
     beast::error_code ignored;
     c.sock.close(ignored);

@@ -368,6 +368,13 @@ void engine::on_booking(std::uint32_t i, const answer& a, const nlohmann::json& 
                     --v.counter;
                     return schedule(i, s_appointments, think(i) / 4);
                 }
+                if (json_string(j, "code") == "already_booked") {
+                    // An earlier attempt got through but its answer was lost (a retry): the
+                    // appointment exists.
+                    v.actions |= action::booked;
+                    ++line_.at(now_ms()).booked;
+                    return finish(i, outcome::booked);
+                }
                 return finish(i, outcome::admitted);
             }
             return retry_or_fail(i, outcome::admitted);
