@@ -20,25 +20,20 @@ constexpr std::size_t max_text = 200;
 constexpr std::size_t max_address = 500;
 constexpr int max_days = 31;
 
-// The request body as a JSON object, or the 400 to answer.
-struct body {
-    json j;
-    std::optional<simple_response> error;
-};
-
-body parse_body(const request_ctx& ctx) {
-    body b;
-    b.j = json::parse(ctx.req.body(), nullptr, false);
-    if (b.j.is_discarded() || !b.j.is_object()) {
-        b.error = json_error(http::status::bad_request, "invalid_json", "The body must be a JSON object.");
-    }
-    return b;
-}
-
-// Field readers: nullopt (and the error set once) when missing or of the wrong type/size.
+// The request body as a JSON object and readers of its fields: each returns nullopt (and the
+// first error is kept) when the field is missing or of the wrong type or size. A body that is
+// not a JSON object is the first error (invalid_json).
 class fields {
 public:
-    explicit fields(const json& j) : j_(j) {}
+    explicit fields(const request_ctx& ctx) : j_(json::parse(ctx.req.body(), nullptr, false)) {
+        if (j_.is_discarded() || !j_.is_object()) {
+            code_ = "invalid_json";
+            message_ = "The body must be a JSON object.";
+            j_ = json::object();
+        }
+    }
+
+    const json& body() const { return j_; }
 
     std::optional<std::string> text(const char* name, std::size_t max, bool required = true) {
         const auto it = j_.find(name);
@@ -92,7 +87,7 @@ public:
         return it->get<bool>();
     }
     bool ok() const { return message_.empty(); }
-    simple_response error() const { return json_error(http::status::bad_request, "invalid_input", message_); }
+    simple_response error() const { return json_error(http::status::bad_request, code_, message_); }
 
 private:
     void fail(const char* name, const std::string& what) {
@@ -100,7 +95,8 @@ private:
             message_ = std::string("\"") + name + "\" " + what + ".";
         }
     }
-    const json& j_;
+    json j_;
+    std::string_view code_ = "invalid_input";
     std::string message_;
 };
 
@@ -210,11 +206,7 @@ simple_response register_from(request_ctx& ctx, bool by_hotline) {
     if (!ctx.same_origin()) {
         return cross_site();
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto r = read_registration(f, day_of(ctx.now), by_hotline);
     if (!f.ok()) {
         return f.error();
@@ -245,11 +237,7 @@ simple_response post_session(request_ctx& ctx) {
     if (!ctx.same_origin()) {
         return cross_site();
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto code = f.text("booking_code", 64);
     auto pin = f.text("pin", 64);
     if (!f.ok()) {
@@ -352,11 +340,7 @@ simple_response book_or_rebook(request_ctx& ctx, std::int64_t replacing) {
     if (!s) {
         return unauthenticated();
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto centre_id = f.integer("centre", 1, INT64_MAX);
     auto day = f.date("date");
     if (!f.ok()) {
@@ -422,11 +406,7 @@ simple_response post_agent_session(request_ctx& ctx) {
     if (!ctx.same_origin()) {
         return cross_site();
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto name = f.text("name", max_text);
     auto password = f.text("password", max_text);
     if (!f.ok()) {
@@ -491,11 +471,7 @@ simple_response post_hotline_booking(request_ctx& ctx) {
     if (!s) {
         return error;
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto code = f.text("booking_code", 64);
     auto centre_id = f.integer("centre", 1, INT64_MAX);
     auto day = f.date("date");
@@ -556,11 +532,7 @@ simple_response post_admin_session(request_ctx& ctx) {
     if (!ctx.same_origin()) {
         return cross_site();
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto token = f.text("token", 4096);
     if (!f.ok()) {
         return f.error();
@@ -626,16 +598,12 @@ simple_response save_centre(request_ctx& ctx, std::int64_t id) {
     if (auto e = admin_check(ctx)) {
         return *e;
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto c = read_centre(f);
     if (!f.ok()) {
         return f.error();
     }
-    const auto days = read_days(b.j);
+    const auto days = read_days(f.body());
     if (!c || !days) {
         return json_error(http::status::bad_request, "invalid_input",
                           "\"opens\"/\"closes\" must be \"HH:MM\" and \"days\" a list of \"mon\" … \"sun\".");
@@ -672,11 +640,7 @@ simple_response post_admin_delivery(request_ctx& ctx) {
     if (auto e = admin_check(ctx)) {
         return *e;
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto centre_id = f.integer("centre", 1, INT64_MAX);
     auto day = f.date("date");
     auto vials = f.integer("vials", 1, 1'000'000);
@@ -722,11 +686,7 @@ simple_response put_admin_group(request_ctx& ctx) {
     if (ec != std::errc{} || end != ctx.params[0].data() + ctx.params[0].size() || id < 0 || id > 1000) {
         return json_error(http::status::bad_request, "invalid_input", "A group is a number from 0 to 1000.");
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto open = f.boolean("open");
     if (!f.ok()) {
         return f.error();
@@ -739,11 +699,7 @@ simple_response post_admin_reservation(request_ctx& ctx) {
     if (auto e = admin_check(ctx)) {
         return *e;
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto centre_id = f.integer("centre", 1, INT64_MAX);
     auto day = f.date("date");
     auto doses = f.integer("doses", 1, 1'000'000);
@@ -766,11 +722,7 @@ simple_response post_admin_release(request_ctx& ctx) {
     if (!id) {
         return json_error(store_error::not_found);
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto used = f.integer("used", 0, 1'000'000);
     if (!f.ok()) {
         return f.error();
@@ -783,11 +735,7 @@ simple_response post_admin_vaccination(request_ctx& ctx) {
     if (auto e = admin_check(ctx)) {
         return *e;
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto code = f.text("booking_code", 64);
     auto day = f.date("date");
     if (!f.ok()) {
@@ -808,11 +756,7 @@ simple_response post_admin_agent(request_ctx& ctx) {
     if (auto e = admin_check(ctx)) {
         return *e;
     }
-    auto b = parse_body(ctx);
-    if (b.error) {
-        return *b.error;
-    }
-    fields f(b.j);
+    fields f(ctx);
     auto name = f.text("name", 64);
     auto password = f.text("password", max_text);
     if (!f.ok()) {

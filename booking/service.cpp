@@ -249,7 +249,6 @@ std::unique_ptr<service> service::start(const options& o, std::string& err) {
     d.settings.clock = o.clock ? o.clock : system_now;
     d.settings.session_ttl_s = b.session_ttl.count() / 1000;
     d.settings.cookie_secure = b.cookie_secure;
-    d.settings.second_appointment_days = b.second_appointment_days;
     d.settings.doses_per_vial = b.doses_per_vial;
     if (!b.admin_token_file.empty()) {
         auto token = read_token_file(b.admin_token_file, "booking.admin_token_file", err);

@@ -23,7 +23,6 @@ struct web_settings {
     std::string admin_token;        // "" = admin endpoints answer 404
     std::int64_t session_ttl_s = 1800;
     bool cookie_secure = false;
-    int second_appointment_days = 0;
     std::int64_t doses_per_vial = 6;
     std::function<unix_seconds()> clock;  // injected in tests
 };

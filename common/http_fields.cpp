@@ -7,16 +7,6 @@ namespace anteroom {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -32,18 +22,28 @@ int hex_value(char c) {
 
 }  // namespace
 
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
 std::optional<std::string_view> cookie_value(const http::fields& f, std::string_view name) {
     for (auto [it, end] = f.equal_range(http::field::cookie); it != end; ++it) {
         std::string_view rest = it->value();
         while (!rest.empty()) {
             const auto semi = rest.find(';');
-            const std::string_view pair = trim(rest.substr(0, semi));
+            const std::string_view pair = trim_ows(rest.substr(0, semi));
             rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
             const auto eq = pair.find('=');
-            if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) {
+            if (eq == std::string_view::npos || trim_ows(pair.substr(0, eq)) != name) {
                 continue;
             }
-            std::string_view value = trim(pair.substr(eq + 1));
+            std::string_view value = trim_ows(pair.substr(eq + 1));
             if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
                 value = value.substr(1, value.size() - 2);
             }

@@ -10,6 +10,9 @@
 
 namespace anteroom {
 
+// Without leading and trailing optional whitespace (spaces and tabs, RFC 9110 OWS).
+std::string_view trim_ows(std::string_view s);
+
 // The value of cookie `name` from the request's Cookie header field(s) (RFC 6265 §5.4: pairs
 // separated by "; "). The first occurrence wins; a quoted value is returned without quotes.
 std::optional<std::string_view> cookie_value(const http::fields& f, std::string_view name);

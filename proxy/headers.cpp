@@ -12,16 +12,6 @@ namespace {
 
 constexpr std::string_view xff_name = "X-Forwarded-For";
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) {
         return false;
@@ -41,7 +31,7 @@ template <class F>
 void for_each_list_item(std::string_view list, F&& f) {
     while (!list.empty()) {
         const auto comma = list.find(',');
-        const auto item = trim(list.substr(0, comma));
+        const auto item = trim_ows(list.substr(0, comma));
         if (!item.empty()) {
             f(item);
         }
