@@ -154,6 +154,91 @@ struct booking_config {
     std::vector<booking_centre_config> centres;
 };
 
+// [bot_detect]: heuristic scoring of machine traffic in front of the waiting room. Every signal
+// has a weight 0..100 (0 = off); the score is their sum, capped at 100. See
+// docs/configuration.md#bot_detect for what each signal measures.
+struct bot_signal_weights {
+    int automation_ua = 90;          // curl, python-requests, Go-http-client, HeadlessChrome, ...
+    int empty_ua = 60;               // no User-Agent at all
+    int missing_fetch_metadata = 35; // browser UA without Sec-Fetch-Site/Mode/Dest
+    int missing_client_hints = 20;   // Chromium UA without Sec-CH-UA
+    int missing_accept_language = 20;
+    int accept_encoding = 15;        // browser UA whose Accept-Encoding lacks what that browser sends
+    int header_order = 15;           // header order contradicts the claimed browser family
+    int address_rate = 25;           // requests per 10 s from one address above the limit
+    int visitor_rate = 30;           // requests per 10 s with one ticket/pass above the limit
+    int ticket_farming = 35;         // new tickets per minute from one address above the limit
+    int prefix_ticket_farming = 10;  // ... from one IPv4 /24 or IPv6 /64
+    int error_share = 20;            // share of 4xx answers to one address
+    int early_polls = 45;            // status polls earlier than refresh_after_seconds
+    int regular_polls = 45;          // poll intervals like clockwork (low coefficient of variation)
+    int sharing = 40;                // one ticket/pass from several prefixes or User-Agents
+    int tls_mismatch = 40;           // TLS fingerprint contradicts the claimed browser (TLS issue)
+};
+
+struct bot_limits {
+    std::uint32_t address_requests_per_10s = 300;
+    std::uint32_t visitor_requests_per_10s = 60;
+    std::uint32_t address_tickets_per_minute = 40;
+    std::uint32_t prefix_tickets_per_minute = 4000;
+    double error_share = 0.5;          // of at least min_responses answers
+    std::uint32_t min_responses = 10;
+    std::uint32_t early_polls = 2;     // this many early polls fire the signal
+    double early_tolerance = 0.25;     // a poll is early when the interval < refresh × (1 − tolerance)
+    double regular_cv = 0.04;          // coefficient of variation below this is "clockwork"
+    std::uint32_t regular_min_intervals = 4;
+    std::uint32_t sharing_prefixes = 2;     // more distinct prefixes than this = shared
+    std::uint32_t sharing_user_agents = 1;  // more distinct User-Agents than this = shared
+};
+
+// An allow or deny rule: it matches when every condition it sets matches (unset = any).
+struct bot_rule {
+    std::string path_prefix;            // normalised path prefix
+    std::string user_agent;             // case-insensitive substring of the User-Agent
+    std::vector<cidr> cidrs;            // client address in any of these
+};
+
+enum class bot_deny_status { forbidden, too_many_requests };  // 403 or 429
+enum class fetch_metadata_mode { automatic, always, never };  // when Sec-Fetch-*/Sec-CH-UA are expected
+
+struct bot_detect_config {
+    bool enabled = false;
+    bool dry_run = false;                 // decide, log and count; act on nothing
+    bool action_header = false;           // send "Anteroom-Action: <band>" (for load tests)
+    fetch_metadata_mode fetch_metadata = fetch_metadata_mode::automatic;  // auto: TLS or loopback Host
+    bot_signal_weights weights;
+    bot_limits limits;
+    // Bands: score >= threshold. challenge < deprioritise < deny <= 100.
+    int challenge_at = 30;
+    int deprioritise_at = 55;
+    int deny_at = 80;
+    int infinite_queue_at = 0;            // 0 = off; else deny with a waiting page that never advances
+    bot_deny_status deny_status = bot_deny_status::forbidden;
+    duration_ms score_half_life{5 * 60'000};       // per-key scores decay
+    duration_ms deprioritise_penalty{2 * 60'000};  // a new ticket is held back this long
+    duration_ms slow_status{2'000};                // status polls of deprioritised visitors wait this long
+    // Proof of work: leading zero bits of SHA-256(token ":" counter).
+    unsigned difficulty_min = 14;
+    unsigned difficulty_max = 20;
+    unsigned surge_extra_difficulty = 2;
+    duration_ms challenge_ttl{5 * 60'000};
+    duration_ms nojs_delay{20'000};                // proof of waiting for browsers without JavaScript
+    duration_ms clearance_ttl{30 * 60'000};        // a solved challenge lowers the score this long
+    int clearance_credit = 40;
+    // Surge: in a window with at least surge_min_tickets new tickets, a share of them from the top
+    // prefixes or one header signature above these marks a surge for surge_hold.
+    duration_ms surge_window{10'000};
+    std::uint32_t surge_min_tickets = 500;
+    double surge_prefix_share = 0.5;
+    double surge_signature_share = 0.9;
+    duration_ms surge_hold{60'000};
+    // Bounds: entries per table (addresses, prefixes, visitors; 64 bytes each) and replay set.
+    std::uint32_t max_tracked = 262'144;
+    std::uint32_t max_replay = 1'000'000;
+    std::vector<bot_rule> allow;
+    std::vector<bot_rule> deny;
+};
+
 struct config {
     std::string source_path;  // the file it was loaded from
     std::string state_dir = "var/anteroom";
@@ -165,6 +250,7 @@ struct config {
     admission_config admission;
     std::vector<room_config> rooms;  // may be empty: no waiting room
     booking_config booking;
+    bot_detect_config bot_detect;
 
     const upstream_config* find_upstream(const std::string& name) const;
 };

@@ -15,6 +15,9 @@ namespace anteroom::config_detail {
 void read_admission(table_reader& r, admission_config& a);
 // [booking] and its [[booking.centre]] tables (config_booking.cpp).
 void read_booking(table_reader& r, booking_config& b);
+// [bot_detect] with its [bot_detect.signals], [bot_detect.limits] and [[bot_detect.allow]] /
+// [[bot_detect.deny]] tables (config_bot.cpp).
+void read_bot_detect(table_reader& r, bot_detect_config& b);
 
 // Where the checks across rooms point.
 struct room_source {
