@@ -1,6 +1,8 @@
 #include "common/config_reader.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <system_error>
 
 namespace anteroom::config_detail {
 
@@ -8,6 +10,13 @@ namespace {
 
 std::string expected_got(std::string_view expected, const toml::node& n) {
     return "expected " + std::string(expected) + ", got " + std::string(type_name(n.type()));
+}
+
+// Shortest round-trip spelling: 0.25 -> "0.25", 1 -> "1", NaN -> "nan".
+std::string format_number(double v) {
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return ec == std::errc{} ? std::string(buf, end) : std::string("?");
 }
 
 }  // namespace
@@ -105,6 +114,25 @@ std::optional<std::int64_t> get_integer(error_sink& sink, const toml::node& n, c
     if (v < min || v > max) {
         sink.add(n, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
                              ", got " + std::to_string(v));
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::optional<double> get_float(error_sink& sink, const toml::node& n, const std::string& key, double min,
+                                double max) {
+    double v = 0;
+    if (const auto* f = n.as_floating_point()) {
+        v = f->get();
+    } else if (const auto* i = n.as_integer()) {
+        v = static_cast<double>(i->get());
+    } else {
+        sink.add(n, key, expected_got("a number", n));
+        return std::nullopt;
+    }
+    if (!(v >= min && v <= max)) {  // also false for NaN
+        sink.add(n, key, "must be between " + format_number(min) + " and " + format_number(max) + ", got " +
+                             format_number(v));
         return std::nullopt;
     }
     return v;
@@ -232,6 +260,14 @@ void table_reader::read(std::string_view name, std::string& out) {
     if (const auto* n = optional(name)) {
         if (auto v = get_string(sink_, *n, key(name))) {
             out = std::move(*v);
+        }
+    }
+}
+
+void table_reader::read_float(std::string_view name, double& out, double min, double max) {
+    if (const auto* n = optional(name)) {
+        if (const auto v = get_float(sink_, *n, key(name), min, max)) {
+            out = *v;
         }
     }
 }

@@ -54,6 +54,9 @@ std::optional<std::string> get_string(error_sink& sink, const toml::node& n, con
 std::optional<bool> get_bool(error_sink& sink, const toml::node& n, const std::string& key);
 std::optional<std::int64_t> get_integer(error_sink& sink, const toml::node& n, const std::string& key,
                                         std::int64_t min, std::int64_t max);
+// A float or an integer (1 for 1.0); NaN and the infinities are out of any range.
+std::optional<double> get_float(error_sink& sink, const toml::node& n, const std::string& key, double min,
+                                double max);
 // An integer number of bytes or a string accepted by parse_size().
 std::optional<std::uint64_t> get_size(error_sink& sink, const toml::node& n, const std::string& key,
                                       std::uint64_t min, std::uint64_t max);
@@ -110,6 +113,7 @@ public:
     void read(std::string_view name, bool& out);
     void read(std::string_view name, std::string& out);
     void read(std::string_view name, duration_ms& out, duration_ms min, duration_ms max);
+    void read_float(std::string_view name, double& out, double min, double max);
     template <class Int>
     void read_integer(std::string_view name, Int& out, std::int64_t min, std::int64_t max) {
         if (const auto* n = optional(name)) {

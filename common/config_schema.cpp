@@ -445,6 +445,7 @@ config_result parse_checked(std::string_view text, const std::string& name) {
     with_section(root, "admin", [&](table_reader& r) { admin_listen_line = read_admin(r, cfg->admin); });
     with_section(root, "admission", [&](table_reader& r) { read_admission(r, cfg->admission); });
     with_section(root, "booking", [&](table_reader& r) { read_booking(r, cfg->booking); });
+    with_section(root, "bot_detect", [&](table_reader& r) { read_bot_detect(r, cfg->bot_detect); });
     std::vector<room_source> room_src;
     for_each_table(root, "room", [&](table_reader& r, const std::string& key) {
         cfg->rooms.emplace_back();
