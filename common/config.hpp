@@ -185,8 +185,8 @@ struct bot_limits {
     std::uint32_t min_responses = 10;
     std::uint32_t early_polls = 2;     // this many early polls fire the signal
     double early_tolerance = 0.25;     // a poll is early when the interval < refresh × (1 − tolerance)
-    double regular_cv = 0.04;          // coefficient of variation below this is "clockwork"
-    std::uint32_t regular_min_intervals = 4;
+    double regular_cv = 0.015;         // coefficient of variation below this is "clockwork" ...
+    std::uint32_t regular_min_intervals = 3;  // ... over at least this many intervals, at the told pace
     std::uint32_t sharing_prefixes = 2;     // more distinct prefixes than this = shared
     std::uint32_t sharing_user_agents = 1;  // more distinct User-Agents than this = shared
 };

@@ -223,7 +223,10 @@ std::string table_reader::key(std::string_view name) const {
 }
 
 const toml::node* table_reader::optional(std::string_view name) {
-    allowed_.emplace_back(name);
+    // A key may be looked up more than once (read, then checked); list it once.
+    if (std::find(allowed_.begin(), allowed_.end(), name) == allowed_.end()) {
+        allowed_.emplace_back(name);
+    }
     return table_.get(name);
 }
 

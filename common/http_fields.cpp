@@ -158,4 +158,15 @@ ui_language pick_language(std::string_view accept_language) {
     return q_en > q_de ? ui_language::en : ui_language::de;
 }
 
+std::string set_cookie_header(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure) {
+    std::string c;
+    c.reserve(name.size() + value.size() + 80);
+    c.append(name).append("=").append(value).append("; Path=/; Max-Age=");
+    c.append(std::to_string(max_age_s > 0 ? max_age_s : 0)).append("; HttpOnly; SameSite=Lax");
+    if (secure) {
+        c.append("; Secure");
+    }
+    return c;
+}
+
 }  // namespace anteroom

@@ -2,6 +2,7 @@
 // Small pieces of HTTP field handling shared by the proxy, the waiting room and the booking
 // backend: cookies, query parameters, percent-encoding and the page language.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,10 @@ std::optional<std::string_view> cookie_value(const http::fields& f, std::string_
 // when its escapes are malformed.
 std::optional<std::string> query_param(std::string_view target, std::string_view name);
 std::optional<std::string> form_param(std::string_view body, std::string_view name);
+
+// A Set-Cookie value for our own cookies: Path=/, Max-Age (0 deletes), HttpOnly, SameSite=Lax,
+// and Secure when asked.
+std::string set_cookie_header(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure);
 
 // Percent-encodes everything but unreserved characters (for a URL inside a query parameter).
 std::string url_encode_component(std::string_view text);

@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "bot_detect/scoring.hpp"
 #include "common/log.hpp"
 #include "proxy/worker.hpp"
 
@@ -69,6 +70,15 @@ std::string format_access_line(const access_record& r) {
         json_escape_append(s, r.tag);
         s += '"';
     }
+    if (r.bot_score >= 0) {
+        s += ",\"bot_score\":";
+        s += std::to_string(r.bot_score);
+        if (r.bot_reasons != 0) {
+            s += ",\"bot_reasons\":\"";
+            s += bot_detect::reasons_text(r.bot_reasons);  // fixed names, nothing to escape
+            s += '"';
+        }
+    }
     s += '}';
     return s;
 }
@@ -77,7 +87,7 @@ void write_access_line(shared_state& sh, const http::request_header<>& req, std:
                        unsigned status, std::uint64_t bytes_in, std::uint64_t bytes_out,
                        std::chrono::steady_clock::time_point start, std::chrono::system_clock::time_point wall,
                        std::string_view upstream, std::int64_t upstream_us, std::string_view request_id,
-                       const ip_address& client, std::string_view tag) {
+                       const ip_address& client, std::string_view tag, int bot_score, std::uint32_t bot_reasons) {
     if (sh.access == nullptr || !sh.access->enabled()) {
         return;
     }
@@ -94,6 +104,8 @@ void write_access_line(shared_state& sh, const http::request_header<>& req, std:
     r.request_id = request_id;
     r.client = client;
     r.tag = tag;
+    r.bot_score = bot_score;
+    r.bot_reasons = bot_reasons;
     r.time = wall;
     sh.access->push(format_access_line(r));
 }

@@ -25,6 +25,8 @@ struct access_record {
     std::string_view request_id;
     ip_address client;
     std::string_view tag;
+    int bot_score = -1;              // -1: not scored (bot detection off)
+    std::uint32_t bot_reasons = 0;   // bot_detect::reason bits
     std::chrono::system_clock::time_point time;
 };
 
@@ -34,7 +36,8 @@ void write_access_line(shared_state& sh, const http::request_header<>& req, std:
                        unsigned status, std::uint64_t bytes_in, std::uint64_t bytes_out,
                        std::chrono::steady_clock::time_point start, std::chrono::system_clock::time_point wall,
                        std::string_view upstream, std::int64_t upstream_us, std::string_view request_id,
-                       const ip_address& client, std::string_view tag);
+                       const ip_address& client, std::string_view tag, int bot_score = -1,
+                       std::uint32_t bot_reasons = 0);
 // For requests rejected before their head could be parsed.
 void write_access_line_minimal(shared_state& sh, unsigned status, const ip_address& client,
                                std::string_view request_id);

@@ -15,6 +15,7 @@
 #include "admission/room_match.hpp"
 #include "admission/token.hpp"
 #include "admission/waiting_page.hpp"
+#include "bot_detect/detector.hpp"
 #include "common/endpoint.hpp"
 #include "common/keyfile.hpp"
 #include "common/log.hpp"
@@ -78,23 +79,6 @@ struct room_entry {
     std::string pass_cookie;
     std::string landing;
 };
-
-std::string set_cookie(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure) {
-    std::string c;
-    c.reserve(name.size() + value.size() + 80);
-    c.append(name).append("=").append(value).append("; Path=/; Max-Age=").append(std::to_string(std::max<std::int64_t>(max_age_s, 0)));
-    c.append("; HttpOnly; SameSite=Lax");
-    if (secure) {
-        c.append("; Secure");
-    }
-    return c;
-}
-
-bool wants_json(const request_ctx& ctx) {
-    const std::string_view accept = ctx.request[http::field::accept];
-    return accept.find("application/json") != std::string_view::npos &&
-           accept.find("text/html") == std::string_view::npos;
-}
 
 std::string_view log_tag_for(room_state s) {
     switch (s) {
@@ -376,17 +360,6 @@ private:
 
     bool secure(const request_ctx& ctx) const { return ctx.tls || cfg->admission.cookie_secure; }
 
-    static void respond(request_ctx& ctx, http::status status, std::string_view type, std::string body) {
-        http::response<http::string_body> r{status, 11};
-        r.set(http::field::content_type, type);
-        r.set(http::field::cache_control, "no-store");
-        r.set("X-Request-Id", ctx.request_id);
-        if (ctx.request.method() != http::verb::head) {
-            r.body() = std::move(body);
-        }
-        ctx.response = std::move(r);
-    }
-
     static void respond_json(request_ctx& ctx, http::status status, const nlohmann::json& j) {
         respond(ctx, status, "application/json", j.dump() + "\n");
     }
@@ -446,9 +419,9 @@ private:
 
     void give_pass(request_ctx& ctx, const room_entry& room, const pass& p, unix_ms now, bool clear_ticket) const {
         ctx.response_headers.emplace_back(
-            "Set-Cookie", set_cookie(room.pass_cookie, encode(p, *keys), (p.expires_at - now) / 1000, secure(ctx)));
+            "Set-Cookie", set_cookie_header(room.pass_cookie, encode(p, *keys), (p.expires_at - now) / 1000, secure(ctx)));
         if (clear_ticket) {
-            ctx.response_headers.emplace_back("Set-Cookie", set_cookie(room.ticket_cookie, "", 0, secure(ctx)));
+            ctx.response_headers.emplace_back("Set-Cookie", set_cookie_header(room.ticket_cookie, "", 0, secure(ctx)));
         }
         ctx.room_id = room.cfg->id;
         ctx.pass_id = p.pass_id;
@@ -503,6 +476,11 @@ private:
         if (settings->mode == room_mode::reject) {
             return closed(ctx, room, now);
         }
+        if (ctx.bot.infinite_queue) {
+            waiting(ctx, room, endless_line(ctx, now), now);
+            ctx.log_tag = "bot:infinite_queue";
+            return verdict::respond;
+        }
         if (auto p = active_pass(ctx, room, now)) {
             ctx.room_id = room.cfg->id;
             ctx.pass_id = p->pass_id;
@@ -519,6 +497,18 @@ private:
             if (info.revoked) {
                 count_reject(room, token_type::ticket, reject_reason::revoked);
                 t.reset();
+            }
+        }
+        if (!t && ctx.bot.gate != nullptr) {
+            // Deprioritised by bot detection: no place in line before the penalty has passed.
+            if (const auto hold = ctx.bot.gate->hold(ctx, now)) {
+                wait_info held;
+                held.state = room_state::queued;
+                held.updated_at = now;
+                held.refresh_after_seconds = std::clamp(*hold, 5u, 60u);
+                waiting(ctx, room, held, now);
+                ctx.log_tag = "admission:held";
+                return verdict::respond;
             }
         }
         if (!t) {
@@ -540,9 +530,12 @@ private:
             return verdict::next;
         }
         if (fresh) {
+            std::string text = encode(*t, *keys);
+            ctx.bot.ticket_issued = true;
+            ctx.bot.issued_visitor = bot_detect::visitor_key(text);
             ctx.response_headers.emplace_back(
-                "Set-Cookie", set_cookie(room.ticket_cookie, encode(*t, *keys), room.cfg->ticket_max_age.count() / 1000,
-                                         secure(ctx)));
+                "Set-Cookie",
+                set_cookie_header(room.ticket_cookie, text, room.cfg->ticket_max_age.count() / 1000, secure(ctx)));
         }
         waiting(ctx, room, info, now);
         return verdict::respond;
@@ -564,7 +557,24 @@ private:
         return verdict::respond;
     }
 
+    // What a high-confidence bot sees (bot_detect infinite_queue): a place far back that never
+    // comes closer, with no ticket behind it. Stable per client, so reloads look consistent.
+    static wait_info endless_line(const request_ctx& ctx, unix_ms now) {
+        wait_info info;
+        info.state = room_state::queued;
+        std::uint64_t h = 0;
+        for (auto b : ctx.client.bytes) {
+            h = h * 131 + b;
+        }
+        info.position = 4000 + h % 9000;
+        info.ahead = info.position - 1;
+        info.refresh_after_seconds = 30;
+        info.updated_at = now;
+        return info;
+    }
+
     void waiting(request_ctx& ctx, const room_entry& room, const wait_info& info, unix_ms now) const {
+        ctx.bot.refresh_told_s = info.refresh_after_seconds;
         const auto status = static_cast<http::status>(room.cfg->queued_status_code);
         if (wants_json(ctx)) {
             respond(ctx, status, "application/json", status_json(room.cfg->id, info, std::nullopt));
@@ -616,7 +626,9 @@ private:
         const auto settings = svc->store->settings(room.cfg->id);
         wait_info info;
         info.updated_at = now;
-        if (!settings || settings->mode == room_mode::passthrough) {
+        if (ctx.bot.infinite_queue) {
+            info = endless_line(ctx, now);
+        } else if (!settings || settings->mode == room_mode::passthrough) {
             info.state = room_state::admitted;
         } else if (settings->mode == room_mode::reject) {
             info.state = room_state::closed;
@@ -640,6 +652,7 @@ private:
             return verdict::respond;
         }
         const bool admitted = info.state == room_state::admitted;
+        ctx.bot.refresh_told_s = info.refresh_after_seconds;
         respond(ctx, http::status::ok, "application/json",
                 status_json(room.cfg->id, info, admitted ? std::optional<std::string_view>(go_to) : std::nullopt));
         ctx.log_tag = admitted ? "admission:status_admitted" : "admission:status";
@@ -703,6 +716,26 @@ bool admission_service::open(const std::shared_ptr<const config>& cfg, std::stri
     return true;
 }
 
+std::shared_ptr<const key_ring> admission_service::load_keys(const config& c, std::string& err) {
+    const std::string key_path = key_file_path(c);
+    if (c.admission.key_file.empty() && !std::filesystem::exists(key_path)) {
+        std::error_code ec;
+        std::filesystem::create_directories(c.state_dir, ec);
+        if (!write_new_keyfile(key_path, false, err)) {
+            err = "admission keys: " + err;
+            return nullptr;
+        }
+        ANTEROOM_LOG(log_level::info, "admission",
+                     "created " + key_path + " (ticket and pass signing keys); several nodes must share one key file");
+    }
+    std::string warning;
+    auto keys = load_keyfile(key_path, err, &warning);
+    if (keys && !warning.empty()) {
+        ANTEROOM_LOG(log_level::warn, "admission", warning);
+    }
+    return keys;
+}
+
 std::shared_ptr<const request_filter> admission_service::prepare(const std::shared_ptr<const config>& cfg,
                                                                  std::string& err) {
     auto& d = *impl_;
@@ -716,22 +749,9 @@ std::shared_ptr<const request_filter> admission_service::prepare(const std::shar
     if (c.state_dir != d.state_dir) {
         ANTEROOM_LOG(log_level::warn, "config", "state_dir changes take effect at the next start");
     }
-    const std::string key_path = key_file_path(c);
-    if (c.admission.key_file.empty() && !std::filesystem::exists(key_path)) {
-        if (!write_new_keyfile(key_path, false, err)) {
-            err = "admission keys: " + err;
-            return nullptr;
-        }
-        ANTEROOM_LOG(log_level::info, "admission",
-                     "created " + key_path + " (ticket and pass signing keys); several nodes must share one key file");
-    }
-    std::string warning;
-    f->keys = load_keyfile(key_path, err, &warning);
+    f->keys = load_keys(c, err);
     if (!f->keys) {
         return nullptr;
-    }
-    if (!warning.empty()) {
-        ANTEROOM_LOG(log_level::warn, "admission", warning);
     }
     if (!c.admission.agent_token_file.empty()) {
         auto token = read_token_file(c.admission.agent_token_file, "agent token", err);

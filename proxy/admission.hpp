@@ -13,6 +13,7 @@
 
 #include "admission/queue_store.hpp"
 #include "common/config.hpp"
+#include "common/keyfile.hpp"
 #include "common/metrics.hpp"
 #include "common/net.hpp"
 #include "proxy/pipeline.hpp"
@@ -35,6 +36,10 @@ public:
     // reconfigures the store's rooms and makes the config current for the control jobs.
     std::shared_ptr<const request_filter> prepare(const std::shared_ptr<const config>& cfg, std::string& err);
     void commit(const std::shared_ptr<const config>& cfg);
+
+    // The key ring tickets, passes and bot detection's tokens are signed with: creates
+    // <state_dir>/keys.toml on first use when no key_file is configured. Null + err on failure.
+    static std::shared_ptr<const key_ring> load_keys(const config& c, std::string& err);
 
     // Tick, snapshot and capacity timers on the control context.
     void start(net::io_context& control);

@@ -10,6 +10,7 @@
 #include "common/metrics.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/admission.hpp"
+#include "proxy/bot_filter.hpp"
 #include "booking/service.hpp"
 #include "proxy/builtin_upstream.hpp"
 #include "proxy/session.hpp"
@@ -72,6 +73,7 @@ struct server::impl {
     std::unique_ptr<simple_server> builtin;
     std::unique_ptr<booking::service> booking;  // the "builtin" upstream when [booking] embedded
     std::unique_ptr<admission_service> admission;
+    std::unique_ptr<bot_service> bots;
     std::optional<listen_address> builtin_address;
     std::string admin_token;
 
@@ -137,11 +139,19 @@ struct server::impl {
         net::co_spawn(w.ioc(), s->run(), net::detached);
     }
 
-    // Admission first (it decides whether a request goes anywhere), then filters from options.
-    filter_chain filters_for(const config& c, std::shared_ptr<const request_filter> admission_filter) {
+    // Bot detection first (it may answer or mark the request), then admission (it decides
+    // whether a request goes anywhere), bot detection's tail, then filters from options.
+    filter_chain filters_for(const config& c, std::shared_ptr<const request_filter> admission_filter,
+                             bot_service::filters bot = {}) {
         filter_chain out;
+        if (bot.head) {
+            out.push_back(std::move(bot.head));
+        }
         if (admission_filter) {
             out.push_back(std::move(admission_filter));
+        }
+        if (bot.tail) {
+            out.push_back(std::move(bot.tail));
         }
         if (opts.make_filters) {
             for (auto& f : opts.make_filters(c)) {
@@ -149,6 +159,19 @@ struct server::impl {
             }
         }
         return out;
+    }
+
+    // Bot detection signs its challenges with the waiting room's key ring. Errors leave `err` set.
+    bot_service::filters prepare_bots(const std::shared_ptr<const config>& next, std::string& err) {
+        if (!next->bot_detect.enabled) {
+            return bots->prepare(next, nullptr);
+        }
+        auto keys = admission_service::load_keys(*next, err);
+        if (!keys) {
+            err = "bot_detect: " + err;
+            return {};
+        }
+        return bots->prepare(next, std::move(keys));
     }
 
     std::uint32_t current_max_connections() {
@@ -327,9 +350,15 @@ bool server::start(std::string& err) {
     if (!admission_filter && !err.empty()) {
         return false;
     }
+    d.bots = std::make_unique<bot_service>(m);
+    auto bot_filters = d.prepare_bots(d.cfg, err);
+    if (!err.empty()) {
+        return false;
+    }
     d.admission->commit(d.cfg);
     d.admission->set_builtin_address(d.builtin_address);
-    d.rt = build_runtime(d.cfg, d.filters_for(c, std::move(admission_filter)), d.states, m, d.builtin_address);
+    d.rt = build_runtime(d.cfg, d.filters_for(c, std::move(admission_filter), std::move(bot_filters)), d.states, m,
+                         d.builtin_address);
     for (auto& w : d.workers) {
         w->set_runtime(d.rt);
     }
@@ -479,6 +508,12 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
         ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
         return false;
     }
+    auto bot_filters = d.prepare_bots(next, err);
+    if (!err.empty()) {
+        d.reload_failed->inc();
+        ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
+        return false;
+    }
     // Listeners: keep the ones that stay (their sockets and connections are untouched), open
     // the new ones first so a failed bind leaves everything as it was.
     std::vector<impl::listener> kept;
@@ -533,7 +568,8 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
     d.admin_token = std::move(token);
     d.cfg = next;
     d.admission->commit(next);
-    d.rt = build_runtime(next, d.filters_for(c, std::move(admission_filter)), d.states, d.metrics, d.builtin_address);
+    d.rt = build_runtime(next, d.filters_for(c, std::move(admission_filter), std::move(bot_filters)), d.states,
+                         d.metrics, d.builtin_address);
     d.publish_runtime(d.rt);
     d.reload_ok->inc();
     ANTEROOM_LOG(log_level::info, "config", "reloaded " + (c.source_path.empty() ? std::string("config") : c.source_path));

@@ -15,6 +15,7 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::size_t relay_chunk = 16 * 1024;
+constexpr std::chrono::milliseconds max_response_delay{10'000};
 // A keep-alive connection reads its next request into a buffer of this size while it is busy...
 constexpr std::size_t idle_read_size = 4096;
 // ...and gives the buffer back after this long without a request.
@@ -312,7 +313,7 @@ net::awaitable<bool> session::handle_request() {
     const auto& trusted = sc.trusted_proxies;
     const bool peer_trusted = is_trusted(peer_, trusted);
     st.ctx.emplace(request_ctx{req, path, peer_, peer_, false, {}, nullptr, st.start, st.wall_start, {}, {}, {},
-                               {}, 0, req.version()});
+                               {}, 0, req.version(), {}, std::chrono::milliseconds{0}, false});
     auto& ctx = *st.ctx;
     if (peer_trusted) {
         ctx.client = client_address(peer_, req["X-Forwarded-For"], trusted);
@@ -340,6 +341,9 @@ net::awaitable<bool> session::handle_request() {
             co_return false;
         }
         if (v == verdict::respond && ctx.response) {
+            if (ctx.response_delay.count() > 0) {
+                co_await pause(std::min(ctx.response_delay, max_response_delay));
+            }
             co_return co_await send_response(st, *ctx.response, !st.body_pending);
         }
     }
@@ -813,9 +817,19 @@ void session::finish(request_state& st) {
     if (st.route != nullptr && st.status >= 100 && st.status < 600) {
         st.route->requests_by_class[st.status / 100 - 1]->inc();
     }
+    st.ctx->upstream_answered = !st.upstream_addr.empty() && st.upstream_us >= 0;
+    for (const auto& f : st.rt.filters) {
+        f->on_complete(*st.ctx, st.status);
+    }
     write_access_line(w_.shared(), st.ctx->request, st.ctx->path, st.status, st.bytes_in, st.bytes_out,
                       st.start, st.wall_start, st.upstream_addr, st.upstream_us, st.ctx->request_id,
-                      st.ctx->client, st.ctx->log_tag);
+                      st.ctx->client, st.ctx->log_tag, st.ctx->bot.score, st.ctx->bot.reasons);
+}
+
+net::awaitable<void> session::pause(std::chrono::milliseconds d) {
+    net::steady_timer t(sock_.get_executor());
+    t.expires_after(d);
+    co_await t.async_wait(use_tuple);
 }
 
 }  // namespace anteroom::proxy

@@ -47,6 +47,8 @@ private:
     net::awaitable<bool> send_error(request_state* st, proxy_error err, bool keep_alive);
     net::awaitable<bool> send_response(request_state& st, http::response<http::string_body>& res, bool keep_alive);
     void finish(request_state& st);
+    // Waits `d` on this connection (slow answers to deprioritised visitors).
+    net::awaitable<void> pause(std::chrono::milliseconds d);
     void set_deadline(std::chrono::milliseconds d);
     void check_idle(time_point now);
 

@@ -1,0 +1,219 @@
+#include "bot_detect/request_facts.hpp"
+
+#include <array>
+
+namespace anteroom::bot_detect {
+
+namespace {
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// Case-insensitive substring search; `needle` is lowercase.
+bool icontains(std::string_view hay, std::string_view needle) {
+    if (needle.size() > hay.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+        std::size_t k = 0;
+        while (k < needle.size() && lower(hay[i + k]) == needle[k]) {
+            ++k;
+        }
+        if (k == needle.size()) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Tools, HTTP libraries, crawlers and automated browsers (lowercase substrings).
+constexpr std::array<std::string_view, 34> automation_markers{
+    "curl/",          "wget/",         "python-requests", "python-urllib", "python-httpx", "aiohttp",
+    "go-http-client", "java/",         "okhttp",          "apache-httpclient", "libwww-perl", "scrapy",
+    "httpie",         "node-fetch",    "axios/",          "undici",       "headlesschrome", "phantomjs",
+    "puppeteer",      "playwright",    "selenium",        "webdriver",    "postmanruntime", "insomnia",
+    "k6/",            "locust",        "apachebench",     "wrk",          "httpclient",     "bot/",
+    "spider",         "crawler",       "guzzle",          "anteroom-bench"};
+
+// Accept-Encoding list contains `coding` as a whole token.
+bool lists_coding(std::string_view list, std::string_view coding) {
+    std::size_t i = 0;
+    while (i < list.size()) {
+        while (i < list.size() && (list[i] == ' ' || list[i] == ',' || list[i] == '\t')) {
+            ++i;
+        }
+        std::size_t j = i;
+        while (j < list.size() && list[j] != ',' && list[j] != ';' && list[j] != ' ') {
+            ++j;
+        }
+        if (iequals(list.substr(i, j - i), coding)) {
+            return true;
+        }
+        while (j < list.size() && list[j] != ',') {
+            ++j;
+        }
+        i = j;
+    }
+    return false;
+}
+
+void add_letter(request_facts& f, std::size_t& n, char c) {
+    for (std::size_t i = 0; i < n; ++i) {
+        if (f.order[i] == c) {
+            return;
+        }
+    }
+    if (n < 5) {
+        f.order[n++] = c;
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(ua_family f) {
+    switch (f) {
+        case ua_family::none: return "none";
+        case ua_family::automation: return "automation";
+        case ua_family::chromium: return "chromium";
+        case ua_family::firefox: return "firefox";
+        case ua_family::safari: return "safari";
+        case ua_family::other_browser: return "other_browser";
+        case ua_family::unknown: return "unknown";
+    }
+    return "unknown";
+}
+
+ua_family classify_user_agent(std::string_view ua) {
+    while (!ua.empty() && (ua.front() == ' ' || ua.front() == '\t')) {
+        ua.remove_prefix(1);
+    }
+    if (ua.empty()) {
+        return ua_family::none;
+    }
+    for (auto m : automation_markers) {
+        if (icontains(ua, m)) {
+            return ua_family::automation;
+        }
+    }
+    if (!istarts_with(ua, "mozilla/")) {
+        return ua_family::unknown;
+    }
+    if (icontains(ua, "firefox/") && icontains(ua, "gecko/")) {
+        return ua_family::firefox;
+    }
+    // CriOS (Chrome on iOS) runs on WebKit and sends what Safari sends.
+    if ((icontains(ua, "chrome/") || icontains(ua, "chromium/") || icontains(ua, "edg/")) && !icontains(ua, "crios/")) {
+        return ua_family::chromium;
+    }
+    if (icontains(ua, "safari/") && (icontains(ua, "version/") || icontains(ua, "crios/") || icontains(ua, "fxios/"))) {
+        return ua_family::safari;
+    }
+    return ua_family::other_browser;
+}
+
+std::uint32_t fnv1a32(std::string_view s, std::uint32_t h) {
+    for (char c : s) {
+        h ^= static_cast<std::uint8_t>(c);
+        h *= 16777619u;
+    }
+    return h;
+}
+
+std::uint64_t fnv1a64(std::string_view s, std::uint64_t h) {
+    for (char c : s) {
+        h ^= static_cast<std::uint8_t>(c);
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+request_facts extract_facts(std::span<const header_ref> headers) {
+    request_facts f;
+    std::size_t letters = 0;
+    std::uint32_t sig = 2166136261u;
+    for (const auto& h : headers) {
+        for (char c : h.name) {
+            sig ^= static_cast<std::uint8_t>(lower(c));
+            sig *= 16777619u;
+        }
+        sig ^= ':';
+        sig *= 16777619u;
+        const auto n = h.name;
+        if (iequals(n, "user-agent")) {
+            if (f.user_agent.empty()) {
+                f.user_agent = h.value;
+            }
+            add_letter(f, letters, 'U');
+        } else if (iequals(n, "accept")) {
+            f.present |= has::accept;
+            add_letter(f, letters, 'A');
+        } else if (iequals(n, "accept-language")) {
+            f.present |= h.value.empty() ? 0 : has::accept_language;
+            add_letter(f, letters, 'L');
+        } else if (iequals(n, "accept-encoding")) {
+            f.present |= has::accept_encoding;
+            f.present |= lists_coding(h.value, "gzip") ? has::gzip : 0;
+            f.present |= lists_coding(h.value, "br") ? has::br : 0;
+            add_letter(f, letters, 'E');
+        } else if (istarts_with(n, "sec-fetch-")) {
+            const auto rest = n.substr(10);
+            f.present |= iequals(rest, "site") ? has::sec_fetch_site : 0;
+            f.present |= iequals(rest, "mode") ? has::sec_fetch_mode : 0;
+            f.present |= iequals(rest, "dest") ? has::sec_fetch_dest : 0;
+            add_letter(f, letters, 'F');
+        } else if (iequals(n, "sec-ch-ua")) {
+            f.present |= has::sec_ch_ua;
+        } else if (iequals(n, "cookie")) {
+            f.present |= has::cookie;
+        }
+    }
+    f.header_signature = sig;
+    f.family = classify_user_agent(f.user_agent);
+    f.ua_hash = f.user_agent.empty() ? 0 : fnv1a32(f.user_agent);
+    return f;
+}
+
+std::string_view expected_order(ua_family f) {
+    switch (f) {
+        case ua_family::chromium: return "UAFEL";
+        case ua_family::firefox: return "UALEF";
+        case ua_family::safari: return "AFLUE";
+        default: return "";
+    }
+}
+
+bool order_matches(ua_family f, std::string_view order) {
+    const auto want = expected_order(f);
+    if (want.empty()) {
+        return true;
+    }
+    std::size_t at = 0;
+    for (char c : order) {
+        if (c == 0) {
+            break;
+        }
+        const auto pos = want.find(c, at);
+        if (pos == std::string_view::npos) {
+            return false;
+        }
+        at = pos + 1;
+    }
+    return true;
+}
+
+}  // namespace anteroom::bot_detect
