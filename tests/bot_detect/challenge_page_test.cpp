@@ -36,7 +36,7 @@ std::string script_of(const std::string& page) {
 TEST(ChallengePage, CarriesTheFormOfTheProtocol) {
     const auto page = render_challenge_page(ctx());
     const std::string t(token);
-    EXPECT_NE(page.find("<form id=\"anteroom-challenge\" method=\"post\" action=\"/_anteroom/challenge\" data-token=\"" +
+    EXPECT_NE(page.find("<form id=\"anteroom-challenge\" method=\"get\" action=\"/_anteroom/challenge\" data-token=\"" +
                         t + "\" data-difficulty=\"16\""),
               std::string::npos);
     EXPECT_NE(page.find("<input type=\"hidden\" name=\"token\" value=\"" + t + "\">"), std::string::npos);
