@@ -208,6 +208,7 @@ void read_arrivals(reader& r, const toml::table& t, std::string_view where, arri
 }
 
 void kind_defaults(cohort_spec& c) {
+    c.solves_challenges = c.kind == cohort_kind::human;
     switch (c.kind) {
         case cohort_kind::human:
             c.abandon = 0.1;
@@ -241,7 +242,7 @@ void read_cohort(reader& r, const toml::table& t, const arrival_spec& global, co
                  bool& has_share, bool& has_count) {
     r.only_keys(t, "[[cohort]]",
                 {"name", "kind", "share", "count", "source", "arrivals", "think_time", "poll_jitter", "abandon",
-                 "patience", "book", "priority_group", "visits", "interval"});
+                 "patience", "book", "priority_group", "visits", "interval", "solves_challenges"});
     r.string(t, "name", c.name);
     if (t.get("name") == nullptr) {
         r.error(t, "[[cohort]] needs a name");
@@ -299,6 +300,7 @@ void read_cohort(reader& r, const toml::table& t, const arrival_spec& global, co
     r.number(t, "abandon", c.abandon, 0.0, 1.0);
     r.duration(t, "patience", c.patience, std::chrono::hours(24));
     r.boolean(t, "book", c.book);
+    r.boolean(t, "solves_challenges", c.solves_challenges);
     r.integer(t, "priority_group", c.priority_group, 1, 9);
     r.integer(t, "visits", c.visits, 1, 255);
     r.duration(t, "interval", c.interval, std::chrono::hours(1));

@@ -64,6 +64,7 @@ struct cohort_spec {
     double abandon = 0.0;      // share that gives up waiting after `patience` (exponential)
     millis patience{std::chrono::minutes(10)};
     bool book = true;            // walk the booking flow once admitted
+    bool solves_challenges = false;  // answers a proof-of-work challenge (default: humans only)
     unsigned priority_group = 1;  // sent with the registration
     unsigned visits = 10;         // naive_flood, cookie_dropper: requests per bot
     millis interval{1000};        // naive_flood, cookie_dropper: between visits; status_hammerer: between polls

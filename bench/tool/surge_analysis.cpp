@@ -177,6 +177,11 @@ void surge_traffic::merge(const surge_traffic& o) {
     booking_unavailable += o.booking_unavailable;
     booking_conflicts += o.booking_conflicts;
     cut_off += o.cut_off;
+    challenge_solves += o.challenge_solves;
+    challenge_cleared += o.challenge_cleared;
+    challenge_refused += o.challenge_refused;
+    challenge_hashes += o.challenge_hashes;
+    challenge_cpu_us += o.challenge_cpu_us;
 }
 
 }  // namespace anteroom::bench

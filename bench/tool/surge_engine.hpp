@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "bench/tool/cookie_jar.hpp"
+#include "bench/tool/surge_challenge.hpp"
 #include "bench/tool/net_errors.hpp"
 #include "bench/tool/surge_http.hpp"
 #include "bench/tool/surge_run.hpp"
@@ -26,7 +27,10 @@ constexpr std::size_t read_buffer_limit = 64 * 1024;
 constexpr auto tick_interval = std::chrono::milliseconds(2);
 
 // Where a visitor's script stands (visitor_record::step).
-enum step : std::uint8_t { s_visit, s_poll, s_landing, s_register, s_login, s_centres, s_appointments, s_book };
+enum step : std::uint8_t {
+    s_visit, s_poll, s_landing, s_register, s_login, s_centres, s_appointments, s_book,
+    s_challenge,  // posting a challenge's solution
+};
 
 inline std::uint64_t splitmix(std::uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
@@ -61,6 +65,12 @@ struct answer {
     std::string_view action;
     std::vector<std::string_view> set_cookies;
     std::string_view body;
+};
+
+// A challenge being solved or posted, by visitor (only while it is).
+struct pending_challenge {
+    std::uint8_t back = s_visit;  // the step that was challenged, repeated once cleared
+    std::string body;             // the form, once solved
 };
 
 struct progress_counters {
@@ -166,6 +176,12 @@ private:
     void on_visit(std::uint32_t i, const answer& a, bool got_pass, bool waiting_answer);
     void on_poll(std::uint32_t i, const answer& a, const nlohmann::json& j, const std::optional<std::string>& state, bool got_pass);
     void on_booking(std::uint32_t i, const answer& a, const nlohmann::json& j);
+    // Challenges (cohorts with solves_challenges): false when this one is not taken on (no
+    // readable challenge, too hard, or the visitor's solves are used up).
+    bool take_challenge(std::uint32_t i, std::string_view body, std::uint8_t back);
+    void on_solved(std::uint32_t i, std::uint32_t due_ms, const std::optional<std::string>& form, std::uint64_t hashes,
+                   std::uint64_t cpu_us);
+    void on_challenge_answer(std::uint32_t i, const answer& a);
 
     const scenario& sc_;
     std::vector<visitor_record> vis_;
@@ -195,6 +211,12 @@ private:
     std::uint32_t end_ms_ = 0;
     std::uint32_t last_waiting_bucket_ = 0;
     bool stopping_ = false;
+
+    std::unordered_map<std::uint32_t, pending_challenge> challenges_;
+    // Solving takes CPU (2^difficulty hashes): off the I/O thread, so latencies stay honest.
+    // Declared last: destroyed (joined) first, while everything its work posts back to exists.
+    std::atomic<bool> solver_stop_{false};
+    net::thread_pool solver_{1};
 };
 
 }  // namespace anteroom::bench::surge_detail

@@ -30,7 +30,8 @@ void line(std::string& out, std::string_view name, std::string_view value) {
 // A real browser: Chromium (with client hints) or Firefox (without), Sec-Fetch-* always.
 void browser_headers(std::string& out, const target_endpoint& to, const request_spec& r, std::string_view ua,
                      bool chromium, std::string_view language) {
-    const bool nav = r.kind == request_kind::page;
+    const bool form = r.kind == request_kind::form_post;  // form.submit() from the page's script
+    const bool nav = r.kind == request_kind::page || form;
     if (chromium) {
         line(out, "sec-ch-ua", chrome_ch);
         line(out, "sec-ch-ua-mobile", "?0");
@@ -41,17 +42,17 @@ void browser_headers(std::string& out, const target_endpoint& to, const request_
     }
     line(out, "User-Agent", ua);
     line(out, "Accept", nav ? nav_accept : "application/json");
-    if (r.kind == request_kind::api_post) {
-        line(out, "Content-Type", "application/json");
+    if (r.kind == request_kind::api_post || form) {
+        line(out, "Content-Type", form ? "application/x-www-form-urlencoded" : "application/json");
         line(out, "Origin", "http://" + to.host_header);
     }
-    line(out, "Sec-Fetch-Site", nav ? "none" : "same-origin");
+    line(out, "Sec-Fetch-Site", nav && !form ? "none" : "same-origin");
     line(out, "Sec-Fetch-Mode", nav ? "navigate" : "cors");
-    if (nav) {
-        line(out, "Sec-Fetch-User", "?1");
+    if (nav && !form) {
+        line(out, "Sec-Fetch-User", "?1");  // a script's submit has no user activation
     }
     line(out, "Sec-Fetch-Dest", nav ? "document" : "empty");
-    if (!nav) {
+    if (!nav || form) {
         line(out, "Referer", "http://" + to.host_header + to.path);
     }
     line(out, "Accept-Encoding", "gzip, deflate, br, zstd");
@@ -61,7 +62,9 @@ void browser_headers(std::string& out, const target_endpoint& to, const request_
 }  // namespace
 
 void build_request(std::string& out, cohort_kind kind, const target_endpoint& to, const request_spec& r) {
-    const bool post = r.kind == request_kind::api_post;
+    const bool post = r.kind == request_kind::api_post || r.kind == request_kind::form_post;
+    const std::string_view content_type =
+        r.kind == request_kind::form_post ? "application/x-www-form-urlencoded" : "application/json";
     out.append(post ? "POST " : "GET ").append(r.path).append(" HTTP/1.1\r\n");
     line(out, "Host", to.host_header);
     line(out, "Connection", "keep-alive");
@@ -87,7 +90,7 @@ void build_request(std::string& out, cohort_kind kind, const target_endpoint& to
             line(out, "User-Agent", chrome_win_ua);
             line(out, "Accept", r.kind == request_kind::page ? "text/html" : "application/json");
             if (post) {
-                line(out, "Content-Type", "application/json");
+                line(out, "Content-Type", content_type);
             }
             line(out, "Accept-Encoding", "gzip, deflate");
             break;
@@ -96,7 +99,7 @@ void build_request(std::string& out, cohort_kind kind, const target_endpoint& to
             line(out, "Accept", "*/*");
             line(out, "Accept-Encoding", "gzip, deflate");
             if (post) {
-                line(out, "Content-Type", "application/json");
+                line(out, "Content-Type", content_type);
             }
             break;
     }

@@ -56,9 +56,10 @@ struct visitor_record {
     std::uint8_t cohort = 0;                  // index into scenario::cohorts
     std::uint8_t actions = 0;                 // action bits
     outcome result = outcome::not_arrived;
-    std::uint8_t step = 0;     // engine-only: where its script stands
-    std::uint8_t counter = 0;  // engine-only: visits or attempts left
-    std::uint8_t errors = 0;   // engine-only: consecutive failures
+    std::uint8_t step : 4 = 0;    // engine-only: where its script stands (surge_engine.hpp, < 16)
+    std::uint8_t solves : 4 = 0;  // engine-only: challenges it took on (≤ max_challenge_solves)
+    std::uint8_t counter = 0;     // engine-only: visits or attempts left
+    std::uint8_t errors = 0;      // engine-only: consecutive failures
 };
 static_assert(sizeof(visitor_record) <= 40, "a million visitors must stay within 40 MB");
 

@@ -125,6 +125,14 @@ std::string format_text(const surge_report& r) {
         }
         out += "\n";
     }
+    if (t.challenge_solves > 0 || t.challenge_refused > 0) {
+        std::snprintf(line, sizeof line,
+                      "  challenges solved: %llu (%llu cleared, %llu refused), %llu hashes, solver CPU %.2f s\n",
+                      static_cast<unsigned long long>(t.challenge_solves), static_cast<unsigned long long>(t.challenge_cleared),
+                      static_cast<unsigned long long>(t.challenge_refused), static_cast<unsigned long long>(t.challenge_hashes),
+                      static_cast<double>(t.challenge_cpu_us) / 1e6);
+        out += line;
+    }
     if (t.booking_unavailable > 0) {
         out += "  booking API answered 404 for " + std::to_string(t.booking_unavailable) +
                " walks (no booking backend behind the room?)\n";
@@ -207,6 +215,11 @@ nlohmann::json to_json(const surge_report& r) {
                  {"booked", f.booked_bots},
                  {"share_of_appointments", opt(f.bot_share_of_appointments())}};
     j["booking"] = {{"booked", f.booked}, {"unavailable", t.booking_unavailable}, {"conflicts", t.booking_conflicts}};
+    j["challenges"] = {{"solves", t.challenge_solves},
+                       {"cleared", t.challenge_cleared},
+                       {"refused", t.challenge_refused},
+                       {"hashes", t.challenge_hashes},
+                       {"solve_cpu_seconds", static_cast<double>(t.challenge_cpu_us) / 1e6}};
 
     json cohorts = json::array();
     for (const auto& c : f.cohorts) {

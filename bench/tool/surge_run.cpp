@@ -83,6 +83,7 @@ void engine::finish(std::uint32_t i, outcome o) {
     v.done_ms = now_ms();
     jar_.release(v.jar);
     v.jar = no_slot;
+    challenges_.erase(i);
     ++terminal_;
 }
 
@@ -344,6 +345,7 @@ void engine::sweep(clock::time_point now) {
 
 void engine::shutdown() {
     stopping_ = true;
+    solver_stop_.store(true);
     for (auto& c : conns_) {
         beast::error_code ignored;
         c->sock.close(ignored);

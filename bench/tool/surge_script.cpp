@@ -1,6 +1,8 @@
 // What each cohort does next after an answer, and what it sends: the visitors' scripts of the
 // surge engine (see surge_engine.hpp; the scheduler and the pool are in surge_run.cpp).
 
+#include <time.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -69,6 +71,13 @@ void engine::build(std::uint32_t i, std::string& out) {
             r.kind = request_kind::api_post;
             path = api + "/bookings";
             body = "{\"centre\":" + std::string(extra[2]) + ",\"date\":\"" + std::string(extra[3]) + "\"}";
+            break;
+        case s_challenge:
+            r.kind = request_kind::form_post;
+            path = challenge_submit_path;
+            if (const auto it = challenges_.find(i); it != challenges_.end()) {
+                body = it->second.body;
+            }
             break;
         default:
             r.kind = request_kind::page;
@@ -201,6 +210,9 @@ void engine::on_answer(std::uint32_t i, const answer& a) {
             traffic_.cookie_overflow += overflow ? 1 : 0;
         }
     }
+    if (v.step == s_challenge) {
+        return on_challenge_answer(i, a);
+    }
     const nlohmann::json j = v.step == s_visit || v.step == s_landing
                                  ? nlohmann::json()
                                  : nlohmann::json::parse(a.body, nullptr, false);
@@ -222,7 +234,11 @@ void engine::on_answer(std::uint32_t i, const answer& a) {
         return;
     }
     if ((act & action::challenged) != 0) {
-        // No challenge solver yet: try again later, and count it as kept out in the end.
+        if (c.solves_challenges && take_challenge(i, a.body, v.step)) {
+            return;
+        }
+        // Not solved (a bot, or the visitor's solves are used up): try again later, and count
+        // it as kept out in the end.
         retry_or_fail(i, (v.actions & action::admitted) != 0 ? outcome::admitted : outcome::denied);
         return;
     }
@@ -381,6 +397,98 @@ void engine::on_booking(std::uint32_t i, const answer& a, const nlohmann::json& 
         default:
             return finish(i, outcome::failed);
     }
+}
+
+// ---- challenges -------------------------------------------------------------------------------
+
+namespace {
+
+std::uint64_t thread_cpu_us() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(t.tv_nsec) / 1000u;
+}
+
+}  // namespace
+
+bool engine::take_challenge(std::uint32_t i, std::string_view body, std::uint8_t back) {
+    auto& v = vis_[i];
+    if (v.solves >= max_challenge_solves) {
+        return false;
+    }
+    auto ch = parse_challenge(body);
+    if (!ch || ch->difficulty > max_solvable_difficulty) {
+        return false;
+    }
+    ++v.solves;
+    // The POST leaves when a browser would be done, or when the solver is, whichever is later.
+    const std::uint32_t due = now_ms() + browser_solve_ms(ch->difficulty, unit(i, 0xc4a1 + v.solves));
+    challenges_[i] = pending_challenge{back, {}};
+    v.step = s_challenge;
+    net::post(solver_, [this, i, due, job = std::move(*ch)] {
+        const auto cpu0 = thread_cpu_us();
+        std::uint64_t hashes = 0;
+        const auto sol =
+            solve_challenge(job.token, job.difficulty, challenge_max_tries(job.difficulty), hashes, &solver_stop_);
+        std::optional<std::string> form;
+        if (sol) {
+            form = challenge_form_body(job, sol->counter);
+        }
+        const auto cpu_us = thread_cpu_us() - cpu0;
+        net::post(ioc_, [this, i, due, form = std::move(form), hashes, cpu_us] { on_solved(i, due, form, hashes, cpu_us); });
+    });
+    return true;
+}
+
+void engine::on_solved(std::uint32_t i, std::uint32_t due_ms, const std::optional<std::string>& form,
+                       std::uint64_t hashes, std::uint64_t cpu_us) {
+    traffic_.challenge_hashes += hashes;
+    traffic_.challenge_cpu_us += cpu_us;
+    const auto it = challenges_.find(i);
+    if (stopping_ || it == challenges_.end()) {
+        return;
+    }
+    if (!form) {
+        finish(i, (vis_[i].actions & action::admitted) != 0 ? outcome::admitted : outcome::denied);
+        return;
+    }
+    ++traffic_.challenge_solves;
+    it->second.body = *form;
+    const auto now = now_ms();
+    schedule(i, s_challenge, due_ms > now ? due_ms - now : 0);
+}
+
+void engine::on_challenge_answer(std::uint32_t i, const answer& a) {
+    auto& v = vis_[i];
+    const auto it = challenges_.find(i);
+    const std::uint8_t back = it != challenges_.end() ? it->second.back : std::uint8_t{s_visit};
+    if (a.action == "deny") {
+        v.actions |= action::denied;
+        ++line_.at(now_ms()).machine_actions;
+        finish(i, outcome::denied);
+        return;
+    }
+    if (a.status >= 500) {
+        v.actions |= action::server_error;
+        retry_or_fail(i, (v.actions & action::admitted) != 0 ? outcome::admitted : outcome::failed);  // the same form again
+        return;
+    }
+    if (a.status < 400) {
+        // 303 to the return path (or 200 for JSON) with anteroom_clear, now in the jar: the
+        // challenged step again, after the browser's redirect.
+        ++traffic_.challenge_cleared;
+        challenges_.erase(i);
+        schedule(i, back, static_cast<std::uint32_t>(rnd(i, 0xc1ea + v.requests) % 200));
+        return;
+    }
+    // Refused (bad, expired, replayed): the answer is a fresh challenge page.
+    ++traffic_.challenge_refused;
+    if (take_challenge(i, a.body, back)) {
+        return;
+    }
+    challenges_.erase(i);
+    v.step = back;
+    retry_or_fail(i, (v.actions & action::admitted) != 0 ? outcome::admitted : outcome::denied);
 }
 
 }  // namespace anteroom::bench::surge_detail
