@@ -13,7 +13,8 @@ import os
 import re
 import sys
 
-from cdp import ADMIN_TOKEN, Failure, eventually, http, main
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the helper module
+from cdp import ADMIN_TOKEN, Failure, eventually, http, main  # noqa: E402
 
 ROOM = """[[room]]
 id = "portal"
