@@ -108,9 +108,9 @@ struct surge_traffic {
     std::uint64_t booking_conflicts = 0;    // 409 answers from POST bookings
     std::uint64_t cut_off = 0;              // in flight when the run ended: neither answered nor failed
     // Proof-of-work challenges answered by cohorts with solves_challenges.
-    std::uint64_t challenge_solves = 0;   // solutions found and posted
-    std::uint64_t challenge_cleared = 0;  // posts answered with clearance (303 or 200)
-    std::uint64_t challenge_refused = 0;  // posts refused (403: bad, expired or replayed)
+    std::uint64_t challenge_solves = 0;   // solutions found and submitted
+    std::uint64_t challenge_cleared = 0;  // submissions answered with clearance (303 or 200)
+    std::uint64_t challenge_refused = 0;  // submissions refused (403: bad, expired or replayed)
     std::uint64_t challenge_hashes = 0;   // SHA-256 computations, found or not
     std::uint64_t challenge_cpu_us = 0;   // the bench's CPU time for them (solver threads)
     void merge(const surge_traffic& o);

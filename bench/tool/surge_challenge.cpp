@@ -166,8 +166,8 @@ std::uint32_t browser_solve_ms(unsigned difficulty, double unit) {
     return static_cast<std::uint32_t>(std::min(ms, 3'600'000.0));
 }
 
-std::string challenge_form_body(const challenge_info& ch, std::uint64_t counter) {
-    return "token=" + url_encode_component(ch.token) + "&solution=" + std::to_string(counter) +
+std::string challenge_submit_target(const challenge_info& ch, std::uint64_t counter) {
+    return std::string(challenge_submit_path) + "?token=" + url_encode_component(ch.token) + "&solution=" + std::to_string(counter) +
            "&return=" + url_encode_component(ch.return_path);
 }
 

@@ -2,7 +2,8 @@
 // How a surge visitor that solves challenges answers one (docs/bot-detection.md): reading the
 // challenge from the page or the JSON answer, finding the counter, the time a browser would
 // take, and the form it posts. Pure, apart from any socket; the engine (surge_script.cpp) calls
-// it and tests/bench/surge_challenge_test.cpp checks it.
+// it and tests/bench/surge_challenge_test.cpp checks it. The form is submitted with GET: proxy
+// filters never read request bodies.
 
 #include <atomic>
 #include <cstdint>
@@ -47,7 +48,8 @@ unsigned leading_zero_bits(const std::uint8_t (&digest)[32]);
 // 0.7..1.3 by `unit` (0..1).
 std::uint32_t browser_solve_ms(unsigned difficulty, double unit);
 
-// token=…&solution=…&return=… (application/x-www-form-urlencoded, each value percent-encoded).
-std::string challenge_form_body(const challenge_info& ch, std::uint64_t counter);
+// What the page's form requests: /_anteroom/challenge?token=…&solution=…&return=… (each value
+// percent-encoded, as application/x-www-form-urlencoded).
+std::string challenge_submit_target(const challenge_info& ch, std::uint64_t counter);
 
 }  // namespace anteroom::bench

@@ -29,7 +29,7 @@ constexpr auto tick_interval = std::chrono::milliseconds(2);
 // Where a visitor's script stands (visitor_record::step).
 enum step : std::uint8_t {
     s_visit, s_poll, s_landing, s_register, s_login, s_centres, s_appointments, s_book,
-    s_challenge,  // posting a challenge's solution
+    s_challenge,  // submitting a challenge's solution (GET /_anteroom/challenge?…)
 };
 
 inline std::uint64_t splitmix(std::uint64_t x) {
@@ -67,10 +67,10 @@ struct answer {
     std::string_view body;
 };
 
-// A challenge being solved or posted, by visitor (only while it is).
+// A challenge being solved or submitted, by visitor (only while it is).
 struct pending_challenge {
     std::uint8_t back = s_visit;  // the step that was challenged, repeated once cleared
-    std::string body;             // the form, once solved
+    std::string target;           // the form's GET target, once solved
 };
 
 struct progress_counters {

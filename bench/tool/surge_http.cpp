@@ -30,7 +30,7 @@ void line(std::string& out, std::string_view name, std::string_view value) {
 // A real browser: Chromium (with client hints) or Firefox (without), Sec-Fetch-* always.
 void browser_headers(std::string& out, const target_endpoint& to, const request_spec& r, std::string_view ua,
                      bool chromium, std::string_view language) {
-    const bool form = r.kind == request_kind::form_post;  // form.submit() from the page's script
+    const bool form = r.kind == request_kind::form_submit;  // form.submit() from the page's script
     const bool nav = r.kind == request_kind::page || form;
     if (chromium) {
         line(out, "sec-ch-ua", chrome_ch);
@@ -42,8 +42,8 @@ void browser_headers(std::string& out, const target_endpoint& to, const request_
     }
     line(out, "User-Agent", ua);
     line(out, "Accept", nav ? nav_accept : "application/json");
-    if (r.kind == request_kind::api_post || form) {
-        line(out, "Content-Type", form ? "application/x-www-form-urlencoded" : "application/json");
+    if (r.kind == request_kind::api_post) {
+        line(out, "Content-Type", "application/json");
         line(out, "Origin", "http://" + to.host_header);
     }
     line(out, "Sec-Fetch-Site", nav && !form ? "none" : "same-origin");
@@ -62,9 +62,7 @@ void browser_headers(std::string& out, const target_endpoint& to, const request_
 }  // namespace
 
 void build_request(std::string& out, cohort_kind kind, const target_endpoint& to, const request_spec& r) {
-    const bool post = r.kind == request_kind::api_post || r.kind == request_kind::form_post;
-    const std::string_view content_type =
-        r.kind == request_kind::form_post ? "application/x-www-form-urlencoded" : "application/json";
+    const bool post = r.kind == request_kind::api_post;
     out.append(post ? "POST " : "GET ").append(r.path).append(" HTTP/1.1\r\n");
     line(out, "Host", to.host_header);
     line(out, "Connection", "keep-alive");
@@ -90,7 +88,7 @@ void build_request(std::string& out, cohort_kind kind, const target_endpoint& to
             line(out, "User-Agent", chrome_win_ua);
             line(out, "Accept", r.kind == request_kind::page ? "text/html" : "application/json");
             if (post) {
-                line(out, "Content-Type", content_type);
+                line(out, "Content-Type", "application/json");
             }
             line(out, "Accept-Encoding", "gzip, deflate");
             break;
@@ -99,7 +97,7 @@ void build_request(std::string& out, cohort_kind kind, const target_endpoint& to
             line(out, "Accept", "*/*");
             line(out, "Accept-Encoding", "gzip, deflate");
             if (post) {
-                line(out, "Content-Type", content_type);
+                line(out, "Content-Type", "application/json");
             }
             break;
     }

@@ -19,14 +19,14 @@ enum class request_kind : std::uint8_t {
     status,        // the waiting page's poll of /_anteroom/status
     api_get,       // fetch() of a booking API resource
     api_post,      // fetch() POST with a JSON body
-    form_post,     // the challenge page's script submitting its form (a navigation)
+    form_submit,   // the challenge page's script submitting its GET form (a navigation)
 };
 
 struct request_spec {
     request_kind kind = request_kind::page;
     std::string_view path;     // origin-form target
     std::string_view cookies;  // Cookie header value ("" = none)
-    std::string_view body;     // api_post (JSON) and form_post (urlencoded) only
+    std::string_view body;     // api_post only
     std::uint64_t variant = 0;  // picks a browser and language (stable per visitor)
 };
 

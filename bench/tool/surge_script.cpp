@@ -73,10 +73,9 @@ void engine::build(std::uint32_t i, std::string& out) {
             body = "{\"centre\":" + std::string(extra[2]) + ",\"date\":\"" + std::string(extra[3]) + "\"}";
             break;
         case s_challenge:
-            r.kind = request_kind::form_post;
-            path = challenge_submit_path;
+            r.kind = request_kind::form_submit;
             if (const auto it = challenges_.find(i); it != challenges_.end()) {
-                body = it->second.body;
+                path = it->second.target;
             }
             break;
         default:
@@ -421,7 +420,7 @@ bool engine::take_challenge(std::uint32_t i, std::string_view body, std::uint8_t
         return false;
     }
     ++v.solves;
-    // The POST leaves when a browser would be done, or when the solver is, whichever is later.
+    // The form goes when a browser would be done, or when the solver is, whichever is later.
     const std::uint32_t due = now_ms() + browser_solve_ms(ch->difficulty, unit(i, 0xc4a1 + v.solves));
     challenges_[i] = pending_challenge{back, {}};
     v.step = s_challenge;
@@ -432,7 +431,7 @@ bool engine::take_challenge(std::uint32_t i, std::string_view body, std::uint8_t
             solve_challenge(job.token, job.difficulty, challenge_max_tries(job.difficulty), hashes, &solver_stop_);
         std::optional<std::string> form;
         if (sol) {
-            form = challenge_form_body(job, sol->counter);
+            form = challenge_submit_target(job, sol->counter);
         }
         const auto cpu_us = thread_cpu_us() - cpu0;
         net::post(ioc_, [this, i, due, form = std::move(form), hashes, cpu_us] { on_solved(i, due, form, hashes, cpu_us); });
@@ -453,7 +452,7 @@ void engine::on_solved(std::uint32_t i, std::uint32_t due_ms, const std::optiona
         return;
     }
     ++traffic_.challenge_solves;
-    it->second.body = *form;
+    it->second.target = *form;
     const auto now = now_ms();
     schedule(i, s_challenge, due_ms > now ? due_ms - now : 0);
 }

@@ -1,5 +1,5 @@
 // How surge visitors answer a proof-of-work challenge (docs/bot-detection.md): the challenge
-// read from the page and from JSON, the counter found, the browser's time, the form posted, and
+// read from the page and from JSON, the counter found, the browser's time, the form submitted, and
 // the solves_challenges cohort key.
 
 #include "bench/tool/surge_challenge.hpp"
@@ -112,38 +112,33 @@ TEST(SurgeChallenge, BrowserTimeFollowsTheDifficulty) {
     EXPECT_LT(browser_solve_ms(20, 0.0), browser_solve_ms(20, 1.0));
 }
 
-TEST(SurgeChallenge, FormBodyIsUrlEncoded) {
+TEST(SurgeChallenge, SubmitTargetIsUrlEncoded) {
     challenge_info ch{"Tok-_9", 12, "/book?x=1&y=ä b"};
-    const auto body = challenge_form_body(ch, 4711);
-    EXPECT_EQ(body, "token=Tok-_9&solution=4711&return=%2Fbook%3Fx%3D1%26y%3D%C3%A4%20b");
-    // What the server reads back with its own form parser.
-    EXPECT_EQ(form_param(body, "return"), "/book?x=1&y=ä b");
-    EXPECT_EQ(form_param(body, "solution"), "4711");
-    EXPECT_EQ(form_param(body, "token"), "Tok-_9");
+    const auto target = challenge_submit_target(ch, 4711);
+    EXPECT_EQ(target, "/_anteroom/challenge?token=Tok-_9&solution=4711&return=%2Fbook%3Fx%3D1%26y%3D%C3%A4%20b");
+    // What the server reads back with its own query parser.
+    EXPECT_EQ(query_param(target, "return"), "/book?x=1&y=ä b");
+    EXPECT_EQ(query_param(target, "solution"), "4711");
+    EXPECT_EQ(query_param(target, "token"), "Tok-_9");
 }
 
-TEST(SurgeChallenge, PostIsABrowserFormSubmission) {
+TEST(SurgeChallenge, SubmitIsABrowserFormNavigation) {
     target_endpoint to{"127.0.0.1", 8080, "127.0.0.1:8080", "/book"};
     request_spec r;
-    r.kind = request_kind::form_post;
-    r.path = challenge_submit_path;
-    r.body = "token=a&solution=1&return=%2F";
+    r.kind = request_kind::form_submit;
+    r.path = "/_anteroom/challenge?token=a&solution=1&return=%2F";
     r.cookies = "anteroom_ticket_portal=t";
     std::string out;
     build_request(out, cohort_kind::human, to, r);
-    EXPECT_TRUE(out.starts_with("POST /_anteroom/challenge HTTP/1.1\r\n")) << out;
-    for (auto h : {"Content-Type: application/x-www-form-urlencoded\r\n", "Origin: http://127.0.0.1:8080\r\n",
-                   "Sec-Fetch-Site: same-origin\r\n", "Sec-Fetch-Mode: navigate\r\n", "Sec-Fetch-Dest: document\r\n",
-                   "Referer: http://127.0.0.1:8080/book\r\n", "Cookie: anteroom_ticket_portal=t\r\n",
-                   "Content-Length: 29\r\n", "sec-ch-ua: "}) {
+    EXPECT_TRUE(out.starts_with("GET /_anteroom/challenge?token=a&solution=1&return=%2F HTTP/1.1\r\n")) << out;
+    for (auto h : {"Accept: text/html", "Sec-Fetch-Site: same-origin\r\n", "Sec-Fetch-Mode: navigate\r\n",
+                   "Sec-Fetch-Dest: document\r\n", "Referer: http://127.0.0.1:8080/book\r\n",
+                   "Cookie: anteroom_ticket_portal=t\r\n", "sec-ch-ua: ", "Upgrade-Insecure-Requests: 1\r\n"}) {
         EXPECT_NE(out.find(h), std::string::npos) << h << "\n" << out;
     }
     EXPECT_EQ(out.find("Sec-Fetch-User"), std::string::npos);  // a script's submit, no user activation
-    EXPECT_TRUE(out.ends_with("\r\n\r\ntoken=a&solution=1&return=%2F"));
-    // A bot that was told to solve posts a form too.
-    out.clear();
-    build_request(out, cohort_kind::naive_flood, to, r);
-    EXPECT_NE(out.find("Content-Type: application/x-www-form-urlencoded\r\n"), std::string::npos);
+    EXPECT_EQ(out.find("Content-"), std::string::npos);         // no body
+    EXPECT_TRUE(out.ends_with("\r\n\r\n"));
 }
 
 TEST(SurgeChallenge, HumansSolveByDefaultBotsDoNot) {
