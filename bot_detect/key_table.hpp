@@ -36,6 +36,7 @@ struct key_entry {
     std::uint16_t told_refresh_s; // refresh_after_seconds of the last status answer
     std::uint8_t early_polls;
     std::uint8_t intervals;       // poll intervals seen (saturating)
+    std::uint8_t exact_run;       // consecutive intervals at the refresh told (−0.1 %/+0.4 %)
     float interval_mean;          // Welford over interval / told refresh
     float interval_m2;
     // Sharing: 16-bit sketches of the prefixes and User-Agents seen with this key.

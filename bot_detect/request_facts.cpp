@@ -1,5 +1,6 @@
 #include "bot_detect/request_facts.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace anteroom::bot_detect {
@@ -24,31 +25,16 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-// Case-insensitive substring search; `needle` is lowercase.
-bool icontains(std::string_view hay, std::string_view needle) {
-    if (needle.size() > hay.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-        std::size_t k = 0;
-        while (k < needle.size() && lower(hay[i + k]) == needle[k]) {
-            ++k;
-        }
-        if (k == needle.size()) {
-            return true;
-        }
-    }
-    return false;
-}
-
-// Tools, HTTP libraries, crawlers and automated browsers (lowercase substrings).
-constexpr std::array<std::string_view, 34> automation_markers{
-    "curl/",          "wget/",         "python-requests", "python-urllib", "python-httpx", "aiohttp",
-    "go-http-client", "java/",         "okhttp",          "apache-httpclient", "libwww-perl", "scrapy",
-    "httpie",         "node-fetch",    "axios/",          "undici",       "headlesschrome", "phantomjs",
-    "puppeteer",      "playwright",    "selenium",        "webdriver",    "postmanruntime", "insomnia",
-    "k6/",            "locust",        "apachebench",     "wrk",          "httpclient",     "bot/",
-    "spider",         "crawler",       "guzzle",          "anteroom-bench"};
+// Tools, HTTP libraries, crawlers and automated browsers (lowercase substrings), for User-Agents
+// that do not even claim to be a browser ...
+constexpr std::array<std::string_view, 32> tool_markers{
+    "curl/",          "wget/",        "python-requests", "python-urllib", "python-httpx", "aiohttp",
+    "go-http-client", "java/",        "okhttp",          "apache-httpclient", "libwww-perl", "scrapy",
+    "httpie",         "node-fetch",   "axios/",          "undici",       "postmanruntime", "insomnia",
+    "k6/",            "locust",       "apachebench",     "wrk",          "httpclient",     "guzzle",
+    "anteroom-bench", "headless",     "phantomjs",       "bot/",         "spider",         "crawler",
+    "selenium",       "puppeteer"};
+constexpr std::size_t max_classified_ua = 512;  // longer User-Agents are judged by their start
 
 // Accept-Encoding list contains `coding` as a whole token.
 bool lists_coding(std::string_view list, std::string_view coding) {
@@ -83,6 +69,33 @@ void add_letter(request_facts& f, std::size_t& n, char c) {
     }
 }
 
+// What the product tokens ("Name/version") of a browser-like User-Agent say.
+struct ua_tokens {
+    bool firefox = false, gecko = false, chrome = false, crios = false, fxios = false, safari = false,
+         version = false, automation = false;
+};
+
+void note_token(ua_tokens& t, std::string_view name) {
+    char buf[32];
+    if (name.empty() || name.size() > sizeof buf) {
+        return;
+    }
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        buf[i] = lower(name[i]);
+    }
+    const std::string_view n(buf, name.size());
+    t.firefox |= n == "firefox";
+    t.gecko |= n == "gecko";
+    t.chrome |= n == "chrome" || n == "chromium" || n == "edg";
+    t.crios |= n == "crios";
+    t.fxios |= n == "fxios";
+    t.safari |= n == "safari";
+    t.version |= n == "version";
+    // Headless browsers, crawlers (Googlebot, bingbot, Baiduspider, ...).
+    t.automation |= n == "headlesschrome" || n == "phantomjs" || (n.size() > 3 && n.ends_with("bot")) ||
+                    n.find("spider") != std::string_view::npos || n.find("crawler") != std::string_view::npos;
+}
+
 }  // namespace
 
 std::string_view to_string(ua_family f) {
@@ -105,22 +118,40 @@ ua_family classify_user_agent(std::string_view ua) {
     if (ua.empty()) {
         return ua_family::none;
     }
-    for (auto m : automation_markers) {
-        if (icontains(ua, m)) {
-            return ua_family::automation;
-        }
-    }
+    ua = ua.substr(0, max_classified_ua);
     if (!istarts_with(ua, "mozilla/")) {
-        return ua_family::unknown;
+        // Not even claiming to be a browser: a known tool, or something of its own.
+        char buf[max_classified_ua];
+        for (std::size_t i = 0; i < ua.size(); ++i) {
+            buf[i] = lower(ua[i]);
+        }
+        const std::string_view l(buf, ua.size());
+        return std::any_of(tool_markers.begin(), tool_markers.end(),
+                           [&](std::string_view m) { return l.find(m) != std::string_view::npos; })
+                   ? ua_family::automation
+                   : ua_family::unknown;
     }
-    if (icontains(ua, "firefox/") && icontains(ua, "gecko/")) {
+    // One pass over the product tokens: each '/' ends a name that starts after a space, '(',
+    // ';' or ','.
+    ua_tokens t;
+    for (std::size_t slash = ua.find('/'); slash != std::string_view::npos; slash = ua.find('/', slash + 1)) {
+        std::size_t start = slash;
+        while (start > 0 && ua[start - 1] != ' ' && ua[start - 1] != '(' && ua[start - 1] != ';' && ua[start - 1] != ',') {
+            --start;
+        }
+        note_token(t, ua.substr(start, slash - start));
+    }
+    if (t.automation) {
+        return ua_family::automation;
+    }
+    if (t.firefox && t.gecko) {
         return ua_family::firefox;
     }
     // CriOS (Chrome on iOS) runs on WebKit and sends what Safari sends.
-    if ((icontains(ua, "chrome/") || icontains(ua, "chromium/") || icontains(ua, "edg/")) && !icontains(ua, "crios/")) {
+    if (t.chrome && !t.crios) {
         return ua_family::chromium;
     }
-    if (icontains(ua, "safari/") && (icontains(ua, "version/") || icontains(ua, "crios/") || icontains(ua, "fxios/"))) {
+    if (t.safari && (t.version || t.crios || t.fxios)) {
         return ua_family::safari;
     }
     return ua_family::other_browser;
@@ -147,39 +178,62 @@ request_facts extract_facts(std::span<const header_ref> headers) {
     std::size_t letters = 0;
     std::uint32_t sig = 2166136261u;
     for (const auto& h : headers) {
-        for (char c : h.name) {
-            sig ^= static_cast<std::uint8_t>(lower(c));
+        const auto n = h.name;
+        if (n.empty()) {
+            continue;
+        }
+        // The signature: each name's length, first and last letter, in order (cheap, and enough
+        // to tell one client's set of fields and their order from another's).
+        for (const std::uint32_t part : {static_cast<std::uint32_t>(n.size()), static_cast<std::uint32_t>(lower(n.front())),
+                                         static_cast<std::uint32_t>(lower(n.back()))}) {
+            sig ^= part;
             sig *= 16777619u;
         }
-        sig ^= ':';
-        sig *= 16777619u;
-        const auto n = h.name;
-        if (iequals(n, "user-agent")) {
-            if (f.user_agent.empty()) {
-                f.user_agent = h.value;
-            }
-            add_letter(f, letters, 'U');
-        } else if (iequals(n, "accept")) {
-            f.present |= has::accept;
-            add_letter(f, letters, 'A');
-        } else if (iequals(n, "accept-language")) {
-            f.present |= h.value.empty() ? 0 : has::accept_language;
-            add_letter(f, letters, 'L');
-        } else if (iequals(n, "accept-encoding")) {
-            f.present |= has::accept_encoding;
-            f.present |= lists_coding(h.value, "gzip") ? has::gzip : 0;
-            f.present |= lists_coding(h.value, "br") ? has::br : 0;
-            add_letter(f, letters, 'E');
-        } else if (istarts_with(n, "sec-fetch-")) {
-            const auto rest = n.substr(10);
-            f.present |= iequals(rest, "site") ? has::sec_fetch_site : 0;
-            f.present |= iequals(rest, "mode") ? has::sec_fetch_mode : 0;
-            f.present |= iequals(rest, "dest") ? has::sec_fetch_dest : 0;
-            add_letter(f, letters, 'F');
-        } else if (iequals(n, "sec-ch-ua")) {
-            f.present |= has::sec_ch_ua;
-        } else if (iequals(n, "cookie")) {
-            f.present |= has::cookie;
+        // Compare only names of a matching length.
+        switch (n.size()) {
+            case 6:
+                if (iequals(n, "accept")) {
+                    f.present |= has::accept;
+                    add_letter(f, letters, 'A');
+                } else if (iequals(n, "cookie")) {
+                    f.present |= has::cookie;
+                }
+                break;
+            case 9:
+                if (iequals(n, "sec-ch-ua")) {
+                    f.present |= has::sec_ch_ua;
+                }
+                break;
+            case 10:
+                if (iequals(n, "user-agent")) {
+                    if (f.user_agent.empty()) {
+                        f.user_agent = h.value;
+                    }
+                    add_letter(f, letters, 'U');
+                }
+                break;
+            case 14:
+                if (istarts_with(n, "sec-fetch-")) {
+                    const auto rest = n.substr(10);
+                    f.present |= iequals(rest, "site") ? has::sec_fetch_site : 0;
+                    f.present |= iequals(rest, "mode") ? has::sec_fetch_mode : 0;
+                    f.present |= iequals(rest, "dest") ? has::sec_fetch_dest : 0;
+                    add_letter(f, letters, 'F');
+                }
+                break;
+            case 15:
+                if (iequals(n, "accept-language")) {
+                    f.present |= h.value.empty() ? 0 : has::accept_language;
+                    add_letter(f, letters, 'L');
+                } else if (iequals(n, "accept-encoding")) {
+                    f.present |= has::accept_encoding;
+                    f.present |= lists_coding(h.value, "gzip") ? has::gzip : 0;
+                    f.present |= lists_coding(h.value, "br") ? has::br : 0;
+                    add_letter(f, letters, 'E');
+                }
+                break;
+            default:
+                break;
         }
     }
     f.header_signature = sig;

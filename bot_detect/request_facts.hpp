@@ -50,7 +50,7 @@ struct request_facts {
     // Our header-order signature: the letters U (User-Agent), A (Accept), L (Accept-Language),
     // E (Accept-Encoding), F (first Sec-Fetch-*) in order of first appearance, at most 5.
     char order[6] = {};
-    std::uint32_t header_signature = 0;  // hash of all field names (lowercase) in order
+    std::uint32_t header_signature = 0;  // hash of the field names' lengths and first/last letters, in order
     std::uint32_t ua_hash = 0;           // hash of the User-Agent (never the text itself)
     std::string_view user_agent;         // view into the request, for rules; not kept
 };

@@ -8,6 +8,14 @@ namespace anteroom::bot_detect {
 namespace {
 // How close the mean interval must be to the refresh told for "clockwork at our pace".
 constexpr double told_pace_tolerance = 0.05;
+// An interval this close to the refresh told is "exact": from 0.1 % early to 0.4 % late (a
+// script waits the refresh after each answer, so network and queueing make it a little late).
+// Our page adds ±20 % jitter, so one person's poll lands there with a chance of 1.25 %; two in a
+// row somewhere in ten polls about 0.15 %.
+constexpr double exact_early = 0.001;
+constexpr double exact_late = 0.004;
+// The CV rule needs at least this many intervals (fewer spread too little to judge).
+constexpr std::uint32_t cv_min_intervals = 3;
 }  // namespace
 
 std::string reasons_text(std::uint32_t bits) {
@@ -136,6 +144,11 @@ void record_poll(const bot_detect_config& c, key_entry& e, unix_ms now_ms) {
     // Welford on interval / refresh told (the raw interval when nothing was told): a browser
     // polling at the told time ± jitter keeps a spread, a script keeps ratio 1.0 exactly.
     const double x = told > 0 ? interval_s / told : interval_s;
+    if (told > 0 && x > 1.0 - exact_early && x < 1.0 + exact_late) {
+        e.exact_run = static_cast<std::uint8_t>(std::min(e.exact_run + 1, 255));
+    } else {
+        e.exact_run = 0;
+    }
     const double n = static_cast<double>(e.intervals) + 1.0;
     const double delta = x - e.interval_mean;
     const double mean = e.interval_mean + delta / n;
@@ -168,14 +181,17 @@ partial_score visitor_score(const bot_detect_config& c, const key_entry& e, doub
     if (e.early_polls >= l.early_polls && l.early_polls > 0) {
         s.add(w.early_polls, reason::early_polls);
     }
-    if (e.intervals >= l.regular_min_intervals) {
-        // Clockwork at the pace we told: the ratios interval / refresh stay at 1.0. A background
-        // tab throttled to one timer a minute is regular too, but not at the told pace.
+    // Clockwork at the pace we told: consecutive intervals exactly at the refresh told, or the
+    // ratios interval / refresh with a tiny spread around 1.0. A background tab throttled to one
+    // timer a minute is regular too, but not at the told pace.
+    bool clockwork = l.regular_min_intervals > 0 && e.exact_run >= l.regular_min_intervals;
+    if (!clockwork && e.intervals >= std::max(l.regular_min_intervals, cv_min_intervals)) {
         const double cv = poll_cv(e);
         const bool at_told_pace = e.told_refresh_s == 0 || std::abs(e.interval_mean - 1.0) < told_pace_tolerance;
-        if (cv >= 0 && cv < l.regular_cv && at_told_pace) {
-            s.add(w.regular_polls, reason::regular_polls);
-        }
+        clockwork = cv >= 0 && cv < l.regular_cv && at_told_pace;
+    }
+    if (clockwork) {
+        s.add(w.regular_polls, reason::regular_polls);
     }
     if (static_cast<std::uint32_t>(std::popcount(e.prefix_bits)) > l.sharing_prefixes ||
         static_cast<std::uint32_t>(std::popcount(e.ua_bits)) > l.sharing_user_agents) {

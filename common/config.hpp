@@ -185,8 +185,8 @@ struct bot_limits {
     std::uint32_t min_responses = 10;
     std::uint32_t early_polls = 2;     // this many early polls fire the signal
     double early_tolerance = 0.25;     // a poll is early when the interval < refresh × (1 − tolerance)
-    double regular_cv = 0.015;         // coefficient of variation below this is "clockwork" ...
-    std::uint32_t regular_min_intervals = 3;  // ... over at least this many intervals, at the told pace
+    double regular_cv = 0.015;         // coefficient of variation below this (≥ 3 intervals) is "clockwork"
+    std::uint32_t regular_min_intervals = 2;  // consecutive intervals at the told refresh (−0.1 %/+0.4 %)
     std::uint32_t sharing_prefixes = 2;     // more distinct prefixes than this = shared
     std::uint32_t sharing_user_agents = 1;  // more distinct User-Agents than this = shared
 };

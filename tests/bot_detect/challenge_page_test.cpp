@@ -43,11 +43,12 @@ TEST(ChallengePage, CarriesTheFormOfTheProtocol) {
     EXPECT_NE(page.find("<input type=\"hidden\" name=\"solution\" value=\"\">"), std::string::npos);
     EXPECT_NE(page.find("<input type=\"hidden\" name=\"return\" value=\"/book?x=1\">"), std::string::npos);
     EXPECT_NE(page.find("type=\"submit\""), std::string::npos);
-    // The no-JavaScript path: a meta refresh in <head> (its '&' escaped as in any attribute).
+    // The no-JavaScript path: a meta refresh in <head> (its '&' escaped as in any attribute),
+    // and the text that speaks of the script's work hidden without JavaScript.
     const auto head_end = page.find("</head>");
     const auto refresh = page.find(
         "<noscript><meta http-equiv=\"refresh\" content=\"20;url=/_anteroom/challenge?wait=V2FpdA&amp;return=%2Fbook%3Fx%3D1\">"
-        "</noscript>");
+        "<style>.js{display:none}</style></noscript>");
     ASSERT_NE(refresh, std::string::npos);
     EXPECT_LT(refresh, head_end);
     EXPECT_NE(page.find("role=\"progressbar\""), std::string::npos);
