@@ -94,6 +94,13 @@ public:
         return gone;
     }
 
+    void mark_absent(std::string_view room, const ticket& t, unix_ms now) override {
+        with_room(room, [&](room_controller& c) {
+            c.mark_absent(t, now);
+            return true;
+        });
+    }
+
     pass_status touch_pass(std::string_view room, const pass& p, unix_ms now) override {
         return with_room(room, [&](room_controller& c) { return c.touch(p, now); })
             .value_or(pass_status::unknown_room);

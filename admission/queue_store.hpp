@@ -113,6 +113,11 @@ public:
     // closed; passthrough → admitted without a pass (let the request through, nothing to set).
     virtual wait_info poll(std::string_view room, const ticket& t, unix_ms now) = 0;
 
+    // Bot detection refused this ticket's holder (challenge or deny): its place counts as
+    // absent from now on — skipped without using up the admission rate when reached — unless
+    // the holder polls again before then (a person who solved the challenge keeps the place).
+    virtual void mark_absent(std::string_view room, const ticket& t, unix_ms now) = 0;
+
     // A request with a valid-looking pass: still active? Refreshes its idle timer.
     virtual pass_status touch_pass(std::string_view room, const pass& p, unix_ms now) = 0;
     // The upstream said `Anteroom-Session: end`: the pass ends now and frees its place.

@@ -270,6 +270,23 @@ std::optional<ticket> room_controller::issue(std::uint64_t binding, unix_ms now)
                                  ident_.epoch);
 }
 
+void room_controller::mark_absent(const ticket& t, unix_ms now) {
+    if (t.epoch != ident_.epoch || t.seq == 0 || t.seq > issued_) {
+        return;
+    }
+    const std::uint64_t q = queue_index(t.seq);
+    if (q < ring_.begin() || q >= ring_.end()) {
+        return;
+    }
+    place& p = ring_.at(q);
+    if (p.state() != place_state::waiting) {
+        return;
+    }
+    // Last seen longer ago than abandon_after (and than any liveness floor): not live.
+    const auto limit = static_cast<std::uint32_t>(std::max<std::int64_t>(0, cfg_.abandon_after.count() / 1000));
+    p.set_seen(secs(now) - limit - 1);  // (after a restart the liveness floor still wins for a while)
+}
+
 wait_info room_controller::poll(const ticket& t, unix_ms now) {
     see(now);
     ensure_started(now);

@@ -142,6 +142,9 @@ public:
 
     std::optional<ticket> issue(std::uint64_t binding, unix_ms now);
     wait_info poll(const ticket& t, unix_ms now);
+    // The holder of `t` was refused by bot detection: its waiting place is no longer live (a
+    // later poll makes it live again). Other places and states are left alone.
+    void mark_absent(const ticket& t, unix_ms now);
     pass_status touch(const pass& p, unix_ms now);
     void end(std::uint64_t pass_id, unix_ms now);
     std::optional<pass> bypass(std::uint64_t binding, unix_ms now);

@@ -310,6 +310,10 @@ public:
     std::string_view name() const override { return "admission"; }
 
     verdict on_request(request_ctx& ctx) const override {
+        if (ctx.bot.blocked) {
+            forget_place(ctx);
+            return verdict::next;  // bot detection's tail sends its answer
+        }
         if (ctx.path.starts_with(endpoint_prefix)) {
             return endpoint(ctx);
         }
@@ -345,6 +349,28 @@ public:
     }
 
 private:
+    // Bot detection refused this request: the ticket it carries (for the room of its path, or
+    // of the status poll) no longer keeps a place alive.
+    void forget_place(request_ctx& ctx) const {
+        const room_entry* room = nullptr;
+        if (ctx.path == "/_anteroom/status") {
+            if (const auto id = query_param(ctx.request.target(), "room")) {
+                room = find_room(*id);
+            }
+        } else if (const auto norm = normalize_path(ctx.path)) {
+            if (const room_config* rc = matcher.match(*norm)) {
+                room = &rooms[static_cast<std::size_t>(rc - cfg->rooms.data())];
+            }
+        }
+        if (room == nullptr) {
+            return;
+        }
+        const unix_ms now = now_ms();
+        if (auto t = decode_cookie<ticket>(ctx, *room, token_type::ticket, room->ticket_cookie, now)) {
+            svc->store->mark_absent(room->cfg->id, *t, now);
+        }
+    }
+
     const room_entry* find_room(std::string_view id) const {
         for (const auto& r : rooms) {
             if (r.cfg->id == id) {

@@ -201,7 +201,8 @@ public:
         }
         switch (d.action) {
             case bd::band::challenge:
-                return challenge(ctx, d.difficulty, now, false, http::status::too_many_requests);
+                challenge(ctx, d.difficulty, now, false, http::status::too_many_requests);
+                return block(ctx);
             case bd::band::deprioritise:
                 ctx.bot.gate = this;
                 if (in.status_poll) {
@@ -213,7 +214,8 @@ public:
                     ctx.bot.infinite_queue = true;  // admission shows a line that never moves
                     return verdict::next;
                 }
-                return deny(ctx);
+                deny(ctx);
+                return block(ctx);
             case bd::band::allow:
                 break;
         }
@@ -281,6 +283,14 @@ public:
     }
 
 private:
+    // The answer is ready; admission still sees the request (to mark a ticket holder's place
+    // absent, so a bot that never comes back does not use up the admission rate), then the tail
+    // filter sends it.
+    static verdict block(request_ctx& ctx) {
+        ctx.bot.blocked = true;
+        return verdict::next;
+    }
+
     bool secure(const request_ctx& ctx) const { return ctx.tls || cfg->admission.cookie_secure; }
 
     bool secure_origin(const request_ctx& ctx) const {
@@ -423,6 +433,9 @@ public:
     std::shared_ptr<const bot_filter> head;
     std::string_view name() const override { return "bot_detect_tail"; }
     verdict on_request(request_ctx& ctx) const override {
+        if (ctx.bot.blocked && ctx.response) {
+            return verdict::respond;
+        }
         // A high-confidence bot outside any room: nothing to queue it in, so it is denied.
         return ctx.bot.infinite_queue ? head->deny(ctx) : verdict::next;
     }

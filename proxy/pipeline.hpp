@@ -41,6 +41,9 @@ struct bot_view {
     std::uint32_t reasons = 0;           // bot_detect::reason bits
     std::uint8_t action = 0;             // bot_detect::band acted on (dry run: 0 = allow)
     bool infinite_queue = false;         // deny with a waiting page that never advances
+    // Refused (challenge or deny): ctx.response holds the answer, which the bot tail filter
+    // sends after admission has marked the visitor's place absent.
+    bool blocked = false;
     std::uint64_t visitor = 0;           // key of the ticket or pass presented (0 = none)
     std::uint32_t header_signature = 0;
     const ticket_gate* gate = nullptr;   // set for deprioritised visitors

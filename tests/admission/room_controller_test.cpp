@@ -207,6 +207,36 @@ TEST(room_controller, skips_places_of_visitors_gone_longer_than_abandon_after) {
     }
 }
 
+TEST(room_controller, a_place_marked_absent_is_skipped_without_using_the_rate_unless_its_holder_returns) {
+    auto cfg = make_room(60, 100);
+    cfg.mode = room_mode::paused;
+    room_controller room(cfg, test_identity(), t0);
+    std::vector<ticket> tickets;
+    for (int i = 0; i < 4; ++i) {
+        tickets.push_back(*room.issue(0, t0));
+    }
+    // Bot detection refused the holders of 1 and 2; holder 2 solved the challenge and polls again.
+    room.mark_absent(tickets[0], t0 + 1'000);
+    room.mark_absent(tickets[1], t0 + 1'000);
+    EXPECT_EQ(room.poll(tickets[1], t0 + 2'000).state, room_state::paused);
+    room.update({room_mode::fifo, std::nullopt, std::nullopt}, t0 + 3'000);
+    unix_ms now = t0 + 3'000;
+    for (; now <= t0 + 10'000; now += tick_ms) {
+        room.tick(now);
+    }
+    const auto f = room.figures(now);
+    EXPECT_EQ(f.skipped_total, 1u);  // only the place of holder 1
+    EXPECT_EQ(f.admitted_total, 3u);
+    EXPECT_TRUE(room.poll(tickets[0], now).revoked);
+    EXPECT_EQ(room.poll(tickets[1], now).state, room_state::admitted);
+    // Marking is harmless for places already reached and for unknown tickets.
+    room.mark_absent(tickets[2], now);
+    EXPECT_EQ(room.poll(tickets[2], now).state, room_state::admitted);
+    ticket unknown = tickets[3];
+    unknown.seq = 999;
+    room.mark_absent(unknown, now);
+}
+
 TEST(room_controller, idle_timeout_max_duration_and_session_end_free_places) {
     auto cfg = make_room(60, 2);
     cfg.session_idle_timeout = std::chrono::minutes(10);
