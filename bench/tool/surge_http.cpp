@@ -27,9 +27,41 @@ void line(std::string& out, std::string_view name, std::string_view value) {
     out.append(name).append(": ").append(value).append("\r\n");
 }
 
+// Firefox's own order: language and encoding before the fetch metadata, no client hints (the
+// ticket farmer's HeadlessChrome sends the same set).
+void firefox_headers(std::string& out, const target_endpoint& to, const request_spec& r, std::string_view ua,
+                     std::string_view language) {
+    const bool form = r.kind == request_kind::form_submit;
+    const bool nav = r.kind == request_kind::page || form;
+    line(out, "User-Agent", ua);
+    line(out, "Accept", nav ? "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" : "application/json");
+    line(out, "Accept-Language", language);
+    line(out, "Accept-Encoding", "gzip, deflate, br, zstd");
+    if (r.kind == request_kind::api_post) {
+        line(out, "Content-Type", "application/json");
+        line(out, "Origin", "http://" + to.host_header);
+    }
+    if (!nav || form) {
+        line(out, "Referer", "http://" + to.host_header + to.path);
+    }
+    if (nav) {
+        line(out, "Upgrade-Insecure-Requests", "1");
+    }
+    line(out, "Sec-Fetch-Dest", nav ? "document" : "empty");
+    line(out, "Sec-Fetch-Mode", nav ? "navigate" : "cors");
+    line(out, "Sec-Fetch-Site", nav && !form ? "none" : "same-origin");
+    if (nav && !form) {
+        line(out, "Sec-Fetch-User", "?1");
+    }
+}
+
 // A real browser: Chromium (with client hints) or Firefox (without), Sec-Fetch-* always.
 void browser_headers(std::string& out, const target_endpoint& to, const request_spec& r, std::string_view ua,
                      bool chromium, std::string_view language) {
+    if (!chromium) {
+        firefox_headers(out, to, r, ua, language);
+        return;
+    }
     const bool form = r.kind == request_kind::form_submit;  // form.submit() from the page's script
     const bool nav = r.kind == request_kind::page || form;
     if (chromium) {
