@@ -9,12 +9,8 @@ namespace anteroom::bot_detect {
 namespace {
 
 std::uint64_t hash_bytes(const ip_address& a, std::uint64_t salt) {
-    std::uint64_t h = 14695981039346656037ull ^ salt;
-    for (std::uint8_t b : a.bytes) {
-        h ^= b;
-        h *= 1099511628211ull;
-    }
-    return mix64(h);
+    const std::string_view bytes(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
+    return mix64(fnv1a64(bytes, 14695981039346656037ull ^ salt));
 }
 
 constexpr std::uint64_t address_salt = 0x61646472;  // "addr"

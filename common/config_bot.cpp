@@ -6,7 +6,6 @@
 #include <chrono>
 
 #include "common/config_room.hpp"
-#include "common/path_norm.hpp"
 
 namespace anteroom::config_detail {
 
@@ -89,55 +88,6 @@ void read_limits(table_reader& r, bot_limits& l) {
     r.finish();
 }
 
-// True for a segment that normalisation removes: empty, "." or "..", also spelled with %2e.
-bool vanishing_segment(std::string_view segment) {
-    std::string s;
-    for (std::size_t i = 0; i < segment.size(); ++i) {
-        if (segment.substr(i, 3) == "%2e" || segment.substr(i, 3) == "%2E") {
-            s += '.';
-            i += 2;
-        } else {
-            s += segment[i];
-        }
-    }
-    return s.empty() || s == "." || s == "..";
-}
-
-// A rule's path prefix, checked and normalised as room paths are (but /_anteroom/ is allowed:
-// a rule may well cover anteroom's own endpoints).
-std::optional<std::string> read_rule_path(error_sink& sink, const toml::node& n, const std::string& key) {
-    const auto text = get_string(sink, n, key);
-    if (!text) {
-        return std::nullopt;
-    }
-    if (text->find('?') != std::string::npos) {
-        sink.add(n, key, "must be a path without a query string, got " + quoted(*text));
-        return std::nullopt;
-    }
-    const auto norm = normalize_path(*text);
-    if (!norm) {
-        sink.add(n, key,
-                 "invalid path " + quoted(*text) +
-                     "; it must start with \"/\" and contain no spaces, control characters, '#' or '\\', no "
-                     "malformed or NUL escapes (\"%zz\", \"%00\") and no dot segment next to \"%2F\"");
-        return std::nullopt;
-    }
-    std::string_view rest = std::string_view(*text).substr(1);
-    while (!rest.empty()) {
-        const auto slash = rest.find('/');
-        const bool last = slash == std::string_view::npos;
-        // A trailing slash ends the loop before its empty segment: one is fine.
-        if (vanishing_segment(rest.substr(0, slash))) {
-            sink.add(n, key,
-                     quoted(*text) + " has an empty, \".\" or \"..\" segment, so it means " + quoted(*norm) +
-                         "; write that if you mean it");
-            return std::nullopt;
-        }
-        rest = last ? std::string_view() : rest.substr(slash + 1);
-    }
-    return norm;
-}
-
 std::optional<std::string> read_rule_user_agent(error_sink& sink, const toml::node& n, const std::string& key) {
     auto text = get_string(sink, n, key);
     if (!text) {
@@ -184,7 +134,7 @@ void read_rule_cidrs(table_reader& r, const toml::node& n, std::vector<cidr>& ou
 void read_rule(table_reader& r, bot_rule& rule, const std::string& key) {
     const auto* path = r.optional("path");
     if (path != nullptr) {
-        rule.path_prefix = read_rule_path(r.sink(), *path, r.key("path")).value_or("");
+        rule.path_prefix = read_room_path(r.sink(), *path, r.key("path"), endpoint_paths::allowed).value_or("");
     }
     const auto* ua = r.optional("user_agent");
     if (ua != nullptr) {

@@ -42,59 +42,6 @@ std::string lower(std::string s) {
     return s;
 }
 
-// True when the spelling has a segment that normalisation removes: empty ("//"), "." or ".."
-// (also as %2e). Such a prefix means something else than it says, so the loader refuses it
-// instead of guessing. A single trailing slash is fine.
-bool has_vanishing_segment(std::string_view path) {
-    std::string_view rest = path.substr(1);
-    while (!rest.empty()) {
-        const auto slash = rest.find('/');
-        const auto segment = rest.substr(0, slash);
-        if (slash == std::string_view::npos && segment.empty()) {
-            break;
-        }
-        if (normalize_path("/" + std::string(segment) + "/") == "/") {
-            return true;
-        }
-        if (slash == std::string_view::npos) {
-            break;
-        }
-        rest.remove_prefix(slash + 1);
-    }
-    return false;
-}
-
-// One room path (paths, exclude, landing_path) in its normalised form.
-std::optional<std::string> read_room_path(error_sink& sink, const toml::node& n, const std::string& key) {
-    const auto text = get_string(sink, n, key);
-    if (!text) {
-        return std::nullopt;
-    }
-    if (text->find('?') != std::string::npos) {
-        sink.add(n, key, "must be a path without a query string, got " + quoted(*text));
-        return std::nullopt;
-    }
-    const auto norm = normalize_path(*text);
-    if (!norm) {
-        sink.add(n, key,
-                 "invalid path " + quoted(*text) +
-                     "; it must start with \"/\" and contain no spaces, control characters, '#' or '\\', no "
-                     "malformed or NUL escapes (\"%zz\", \"%00\") and no dot segment next to \"%2F\"");
-        return std::nullopt;
-    }
-    if (has_vanishing_segment(*text)) {
-        sink.add(n, key,
-                 quoted(*text) + " has an empty, \".\" or \"..\" segment, so it means " + quoted(*norm) +
-                     "; write that if you mean it");
-        return std::nullopt;
-    }
-    if (norm->starts_with(endpoint_prefix) || *norm + "/" == endpoint_prefix) {
-        sink.add(n, key, quoted(*text) + " is reserved for anteroom's own endpoints (/_anteroom/...)");
-        return std::nullopt;
-    }
-    return norm;
-}
-
 // An array of unique room paths. Returns the array's node (nullptr when absent or not an array)
 // and the line of each path kept.
 const toml::node* read_room_paths(table_reader& r, std::string_view name, bool required,
@@ -264,7 +211,61 @@ void read_waiting_template(table_reader& r, std::string& out) {
     out = std::move(*path);
 }
 
+// True when the spelling has a segment that normalisation removes: empty ("//"), "." or ".."
+// (also as %2e). Such a prefix means something else than it says, so the loader refuses it
+// instead of guessing. A single trailing slash is fine.
+bool has_vanishing_segment(std::string_view path) {
+    std::string_view rest = path.substr(1);
+    while (!rest.empty()) {
+        const auto slash = rest.find('/');
+        const auto segment = rest.substr(0, slash);
+        if (slash == std::string_view::npos && segment.empty()) {
+            break;
+        }
+        if (normalize_path("/" + std::string(segment) + "/") == "/") {
+            return true;
+        }
+        if (slash == std::string_view::npos) {
+            break;
+        }
+        rest.remove_prefix(slash + 1);
+    }
+    return false;
+}
+
 }  // namespace
+
+std::optional<std::string> read_room_path(error_sink& sink, const toml::node& n, const std::string& key,
+                                          endpoint_paths endpoints) {
+    const auto text = get_string(sink, n, key);
+    if (!text) {
+        return std::nullopt;
+    }
+    if (text->find('?') != std::string::npos) {
+        sink.add(n, key, "must be a path without a query string, got " + quoted(*text));
+        return std::nullopt;
+    }
+    const auto norm = normalize_path(*text);
+    if (!norm) {
+        sink.add(n, key,
+                 "invalid path " + quoted(*text) +
+                     "; it must start with \"/\" and contain no spaces, control characters, '#' or '\\', no "
+                     "malformed or NUL escapes (\"%zz\", \"%00\") and no dot segment next to \"%2F\"");
+        return std::nullopt;
+    }
+    if (has_vanishing_segment(*text)) {
+        sink.add(n, key,
+                 quoted(*text) + " has an empty, \".\" or \"..\" segment, so it means " + quoted(*norm) +
+                     "; write that if you mean it");
+        return std::nullopt;
+    }
+    if (endpoints == endpoint_paths::reserved && (norm->starts_with(endpoint_prefix) || *norm + "/" == endpoint_prefix)) {
+        sink.add(n, key, quoted(*text) + " is reserved for anteroom's own endpoints (/_anteroom/...)");
+        return std::nullopt;
+    }
+    return norm;
+}
+
 
 void read_admission(table_reader& r, admission_config& a) {
     r.read("key_file", a.key_file);

@@ -4,6 +4,7 @@
 // parser (anteroom_admission), so check-config rejects exactly what the proxy would misread.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct room_source {
 };
 
 room_source read_room(table_reader& r, room_config& room, std::string key);
+
+// One path prefix in its normalised form (room paths, exclude, landing_path; bot_detect rule
+// paths): no query, normalisable, no segment that normalisation would remove. Room paths may
+// not claim anteroom's own endpoints (/_anteroom/...); a rule may well cover them.
+enum class endpoint_paths { reserved, allowed };
+std::optional<std::string> read_room_path(error_sink& sink, const toml::node& n, const std::string& key,
+                                          endpoint_paths endpoints = endpoint_paths::reserved);
 
 // Unique ids; no path claimed by two rooms.
 void check_rooms(error_sink& sink, const std::vector<room_config>& rooms, const std::vector<room_source>& src);
