@@ -59,6 +59,7 @@ struct request_ctx {
     ip_address peer;             // TCP peer
     ip_address client;           // after trusted_proxies / X-Forwarded-For
     bool tls = false;
+    std::string_view ja4;        // JA4 of the connection's ClientHello ("" = not TLS)
     std::string request_id;
     const route_config* route = nullptr;
     std::chrono::steady_clock::time_point start;
