@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "bot_detect/tls_family.hpp"
+
 namespace anteroom::bot_detect {
 
 namespace {
@@ -185,7 +187,7 @@ decision detector::evaluate(const bot_detect_config& c, const request_input& in)
     const double f60 = fraction(in.now, 60'000);
     const auto hl = c.score_half_life;
 
-    partial_score total = header_score(c, d.facts, in.secure_origin, in.tls_mismatch);
+    partial_score total = header_score(c, d.facts, in.secure_origin, tls_mismatch(c, d.facts.family, in.ja4));
 
     const ip_address prefix = truncate(in.client, 24, 64);
     const std::uint64_t pkey = hash_bytes(prefix, prefix_salt);

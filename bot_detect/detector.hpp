@@ -35,7 +35,7 @@ struct request_input {
     bool status_poll = false;             // GET /_anteroom/status
     bool secure_origin = false;           // TLS, or a loopback Host: browsers send fetch metadata
     int clearance_credit = 0;             // from a valid clearance cookie
-    bool tls_mismatch = false;            // JA4 contradicts the User-Agent (filled by the TLS layer)
+    std::string_view ja4;                 // of the connection's ClientHello; empty: no TLS on this hop
     unix_ms now = 0;
 };
 

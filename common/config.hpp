@@ -237,6 +237,19 @@ struct bot_detect_config {
     std::uint32_t max_replay = 1'000'000;
     std::vector<bot_rule> allow;
     std::vector<bot_rule> deny;
+    // [[bot_detect.tls_family]]: the JA4 fingerprints each browser engine's TLS stack sends, and
+    // those of tools (OpenSSL, Python, Go, GnuTLS, Node). A browser User-Agent over a JA4 of
+    // another family is a tls_mismatch; a JA4 of no family is never one.
+    enum class tls_family_name : std::uint8_t { chromium, firefox, safari, tool };
+    struct tls_family {
+        tls_family_name name = tls_family_name::tool;
+        // Lower-case JA4 patterns: '*' matches any run of characters, '?' any one character
+        // ("t13*_8daaf6152771_*": TLS 1.3 with BoringSSL's cipher list).
+        std::vector<std::string> ja4;
+    };
+    // One entry per name at most. A family the file lists replaces the built-in one of that name.
+    std::vector<tls_family> tls_families = default_tls_families();
+    static std::vector<tls_family> default_tls_families();
 };
 
 struct config {

@@ -1,5 +1,6 @@
-// [bot_detect] with [bot_detect.signals], [bot_detect.limits] and the [[bot_detect.allow]] /
-// [[bot_detect.deny]] rules: keys, ranges, defaults and the checks between thresholds.
+// [bot_detect] with [bot_detect.signals], [bot_detect.limits], the [[bot_detect.allow]] /
+// [[bot_detect.deny]] rules and the [[bot_detect.tls_family]] table: keys, ranges, defaults and
+// the checks between thresholds.
 // docs/configuration.md documents every key read here; keep the two in step.
 
 #include <algorithm>
@@ -16,6 +17,17 @@ using namespace std::chrono_literals;
 constexpr std::size_t max_rules = 1000;            // per list; each request is matched against all
 constexpr std::size_t max_rule_cidrs = 10'000;     // per rule (cloud provider ranges run to thousands)
 constexpr std::size_t max_user_agent = 200;
+constexpr std::size_t max_tls_patterns = 1000;     // per family; each is matched per TLS request
+constexpr std::size_t max_ja4_pattern = 64;
+constexpr std::size_t ja4_length = 36;             // "t13d1516h2_8daaf6152771_e5627efa2ab1"
+
+using tls_family_name = bot_detect_config::tls_family_name;
+constexpr std::pair<std::string_view, tls_family_name> tls_family_names[] = {
+    {"chromium", tls_family_name::chromium},
+    {"firefox", tls_family_name::firefox},
+    {"safari", tls_family_name::safari},
+    {"tool", tls_family_name::tool},
+};
 
 constexpr std::pair<std::string_view, fetch_metadata_mode> fetch_metadata_names[] = {
     {"auto", fetch_metadata_mode::automatic},
@@ -175,6 +187,93 @@ void read_rules(table_reader& r, std::string_view name, std::vector<bot_rule>& o
     }
 }
 
+// A JA4 as tools print it (lower case), or a pattern with '*' / '?'.
+std::optional<std::string> read_ja4_pattern(error_sink& sink, const toml::node& n, const std::string& key) {
+    auto text = get_string(sink, n, key);
+    if (!text) {
+        return std::nullopt;
+    }
+    const bool charset = std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '*' || c == '?';
+    });
+    const bool wildcard = text->find('*') != std::string::npos;
+    if (text->empty() || text->size() > max_ja4_pattern || !charset || (!wildcard && text->size() != ja4_length)) {
+        sink.add(n, key,
+                 "must be a JA4 fingerprint (36 characters a-z, 0-9, _) or a pattern of at most " +
+                     std::to_string(max_ja4_pattern) + " with * and ?, e.g. \"t13*_8daaf6152771_*\"; got " +
+                     quoted(*text));
+        return std::nullopt;
+    }
+    return text;
+}
+
+// One [[bot_detect.tls_family]]; false when its name is missing or invalid.
+bool read_tls_family(table_reader& r, bot_detect_config::tls_family& f) {
+    bool named = false;
+    if (const auto* n = r.required("name")) {
+        if (const auto v = get_enum(r.sink(), *n, r.key("name"), enum_names<tls_family_name>(tls_family_names))) {
+            f.name = *v;
+            named = true;
+        }
+    }
+    if (const auto* n = r.required("ja4")) {
+        const auto key = r.key("ja4");
+        if (const auto* arr = get_array(r.sink(), *n, key)) {
+            if (arr->size() > max_tls_patterns) {
+                r.sink().add(*n, key, "must list at most " + std::to_string(max_tls_patterns) + " patterns");
+            } else {
+                for (std::size_t i = 0; i < arr->size(); ++i) {
+                    if (auto p = read_ja4_pattern(r.sink(), (*arr)[i], key + "[" + std::to_string(i) + "]")) {
+                        f.ja4.push_back(std::move(*p));
+                    }
+                }
+            }
+        }
+    }
+    r.finish();
+    return named;
+}
+
+// Each family listed replaces the built-in one of its name (ja4 = [] turns it off); the
+// others keep their defaults.
+void read_tls_families(table_reader& r, std::vector<bot_detect_config::tls_family>& out) {
+    const auto* n = r.optional("tls_family");
+    if (n == nullptr) {
+        return;
+    }
+    const auto key = r.key("tls_family");
+    const auto* arr = n->as_array();
+    if (arr == nullptr || arr->empty()) {
+        r.sink().add(*n, key, "expected one or more [[" + key + "]] tables");
+        return;
+    }
+    std::vector<std::pair<tls_family_name, std::string>> seen;  // name → key of the table
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        const auto fkey = key + "[" + std::to_string(i) + "]";
+        const auto* t = get_table(r.sink(), (*arr)[i], fkey);
+        if (t == nullptr) {
+            continue;
+        }
+        table_reader fr(r.sink(), *t, fkey);
+        bot_detect_config::tls_family f;
+        if (!read_tls_family(fr, f)) {
+            continue;
+        }
+        const auto dup = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == f.name; });
+        if (dup != seen.end()) {
+            r.sink().add(*t->get("name"), fkey + ".name", "family already listed in " + dup->second);
+            continue;
+        }
+        seen.emplace_back(f.name, fkey);
+        const auto same = std::find_if(out.begin(), out.end(), [&](const auto& o) { return o.name == f.name; });
+        if (same != out.end()) {
+            *same = std::move(f);
+        } else {
+            out.push_back(std::move(f));
+        }
+    }
+}
+
 // A key that takes part in a check between keys.
 struct checked_key {
     std::string_view name;
@@ -321,7 +420,41 @@ void read_bot_detect(table_reader& r, bot_detect_config& b) {
     with_subtable(r, "limits", [&](table_reader& sub) { read_limits(sub, b.limits); });
     read_rules(r, "allow", b.allow);
     read_rules(r, "deny", b.deny);
+    read_tls_families(r, b.tls_families);
     r.finish();
 }
 
 }  // namespace anteroom::config_detail
+
+namespace anteroom {
+
+// JA4 part b (the hash of the sorted cipher suites) names the TLS library and its cipher
+// configuration; part c moves with every new extension a browser adds, so the defaults match on
+// part b. Sources: FoxIO-LLC/ja4 ja4plus-mapping.csv (Chromium, Firefox, Safari, Python, Go) and
+// the ClientHellos captured on Debian 12 in tests/bot_detect/tls_vectors (headless Chromium 156,
+// curl/openssl s_client/Python ssl over OpenSSL 3.0, wget over GnuTLS, node 18).
+std::vector<bot_detect_config::tls_family> bot_detect_config::default_tls_families() {
+    return {
+        // BoringSSL's list (Chrome, Edge, Opera, Brave, Samsung Internet): t13d1516h2_8daaf6152771_02713d6af862
+        // (FoxIO), t13d1517h2_8daaf6152771_cb7bf5808d99 (Chromium 156, captured).
+        {tls_family_name::chromium, {"t13*_8daaf6152771_*"}},
+        // NSS: t13d1715h2_5b57614c22b0_7121afd63204 (FoxIO, Mozilla Firefox).
+        {tls_family_name::firefox, {"t13*_5b57614c22b0_*"}},
+        // Apple's stack (also Chrome and Firefox on iOS, whose User-Agents count as safari):
+        // t13d2014h2_a09f3c656075_14788d8d241b (FoxIO, Safari).
+        {tls_family_name::safari, {"t13*_a09f3c656075_*"}},
+        // Not WinINET's t12d190800_d83cc789557e_… (FoxIO lists it for Go as well): browsers on
+        // Windows may use that stack.
+        {tls_family_name::tool,
+         {
+             "*_e8f1e7e78f70_*",  // OpenSSL 3 defaults: curl, openssl s_client, Python ssl (captured)
+             "*_85036bcba153_*",  // Python (FoxIO t13d181000_85036bcba153_d41ae481755e)
+             "*_c7886603b240_*",  // Python (FoxIO t13d4312h1_c7886603b240_b26ce05bbdd6)
+             "*_9dc949149365_*",  // Go crypto/tls (FoxIO t13d190900_9dc949149365_97f8aa674fd9)
+             "*_a33745022dd6_*",  // Node.js 18 https (captured)
+             "*_723694b0fccc_*",  // GnuTLS 3.7: wget (captured)
+         }},
+    };
+}
+
+}  // namespace anteroom

@@ -177,6 +177,7 @@ public:
         in.visitor = visitor_of(ctx.request);
         in.status_poll = ctx.path == status_path;
         in.secure_origin = secure_origin(ctx);
+        in.ja4 = ctx.ja4;
         in.clearance_credit = clearance(ctx, now);
         in.now = now;
         const bd::decision d = det->evaluate(bc(), in);

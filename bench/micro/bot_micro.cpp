@@ -1,13 +1,18 @@
 // Micro benchmarks of bot detection on the request path: scoring one request (header facts,
 // the address, prefix and visitor tables, the bands), for a browser, a tool and a status poll;
 // and checking a proof-of-work answer and a clearance cookie. Target: scoring <= 1 us median.
-// Run: build/bench/bench/anteroom_micro --benchmark_filter=Bot --benchmark_repetitions=5
+// Per TLS handshake: scanning, parsing and fingerprinting (JA4) the captured Chromium
+// ClientHello (tests/bot_detect/tls_vectors/chromium.hex, 1949 bytes with an ML-KEM key share).
+// Run: build/bench/bench/anteroom_micro --benchmark_filter='Bot|Ja4' --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "bot_detect/challenge.hpp"
+#include "bot_detect/client_hello.hpp"
 #include "bot_detect/detector.hpp"
 
 namespace {
@@ -45,11 +50,13 @@ bot_detect_config config() {
 
 // Scores requests of many different clients (addresses cycle through 65,536) so the tables
 // are exercised like a busy day, not one hot entry.
-void run(benchmark::State& state, const std::vector<header_ref>& h, bool poll, bool visitor) {
+void run(benchmark::State& state, const std::vector<header_ref>& h, bool poll, bool visitor,
+         std::string_view ja4 = {}) {
     const auto c = config();
     detector d(c);
     request_input in;
     in.headers = h;
+    in.ja4 = ja4;
     in.path = poll ? "/_anteroom/status" : "/book";
     in.status_poll = poll;
     in.secure_origin = true;
@@ -67,6 +74,12 @@ void run(benchmark::State& state, const std::vector<header_ref>& h, bool poll, b
 
 void BM_BotScoreBrowser(benchmark::State& state) { run(state, chrome_headers(), false, false); }
 BENCHMARK(BM_BotScoreBrowser);
+
+// The same over TLS: the JA4 is looked up in the TLS family table (the Chromium family matches).
+void BM_BotScoreBrowserTls(benchmark::State& state) {
+    run(state, chrome_headers(), false, false, "t13d1517h2_8daaf6152771_cb7bf5808d99");
+}
+BENCHMARK(BM_BotScoreBrowserTls);
 
 void BM_BotScoreStatusPoll(benchmark::State& state) { run(state, chrome_headers(), true, true); }
 BENCHMARK(BM_BotScoreStatusPoll);
@@ -103,5 +116,49 @@ void BM_BotClearanceCookie(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_BotClearanceCookie);
+
+std::vector<std::uint8_t> chromium_hello() {
+    std::ifstream in(ANTEROOM_SOURCE_DIR "/tests/bot_detect/tls_vectors/chromium.hex");
+    const std::string hex{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::vector<std::uint8_t> out;
+    std::string pair;
+    for (const char c : hex) {
+        if (c == '\n') {
+            continue;
+        }
+        pair += c;
+        if (pair.size() == 2) {
+            out.push_back(static_cast<std::uint8_t>(std::stoi(pair, nullptr, 16)));
+            pair.clear();
+        }
+    }
+    return out;
+}
+
+void BM_Ja4ScanChromiumHello(benchmark::State& state) {
+    const auto hello = chromium_hello();
+    if (scan_client_hello(hello) != hello_status::complete) {
+        state.SkipWithError("tests/bot_detect/tls_vectors/chromium.hex missing or broken");
+        return;
+    }
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(scan_client_hello(hello));
+    }
+}
+BENCHMARK(BM_Ja4ScanChromiumHello);
+
+// What a TLS handshake costs on top: parse the kept ClientHello and compute its JA4.
+void BM_Ja4ParseAndFingerprintChromiumHello(benchmark::State& state) {
+    const auto hello = chromium_hello();
+    if (!parse_client_hello(hello)) {
+        state.SkipWithError("tests/bot_detect/tls_vectors/chromium.hex missing or broken");
+        return;
+    }
+    for (auto _ : state) {
+        const auto h = parse_client_hello(hello);
+        benchmark::DoNotOptimize(ja4(*h));
+    }
+}
+BENCHMARK(BM_Ja4ParseAndFingerprintChromiumHello);
 
 }  // namespace

@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bot_detect/challenge.hpp"
 #include "bot_detect/detector.hpp"
+#include "bot_detect/tls_family.hpp"
 #include "common/crypto.hpp"
 
 namespace anteroom::bot_detect {
@@ -353,7 +355,7 @@ TEST(BotScore, DifficultyRisesWithScoreAndSurge) {
     const auto base = d.evaluate(c, input(low, "192.0.2.1", t0));
     EXPECT_EQ(base.action, band::allow);  // 20: Accept-Language missing only
     auto in = input(low, "192.0.2.1", t0);
-    in.tls_mismatch = true;  // +40 → 60
+    in.ja4 = "t13d311100_e8f1e7e78f70_d41ae481755e";  // Python's TLS under a Chrome UA: +40 → 60
     const auto harder = d.evaluate(c, in);
     EXPECT_EQ(harder.action, band::deprioritise);
     EXPECT_GT(harder.difficulty, c.difficulty_min);
@@ -517,6 +519,100 @@ TEST(BotReplay, OnceOnlyUntilExpiryAndBounded) {
     EXPECT_LE(accepted, s.capacity());
     EXPECT_GT(refused, 0u);
     EXPECT_FALSE(s.insert(99, t0 + 5'000, t0 + 1'001, busy));
+}
+
+// ---- TLS fingerprint against the User-Agent ----------------------------------------------------
+// JA4 values of the ClientHellos in tests/bot_detect/tls_vectors (expected.txt).
+constexpr std::string_view ja4_chromium = "t13d1517h2_8daaf6152771_cb7bf5808d99";
+constexpr std::string_view ja4_python = "t13d311100_e8f1e7e78f70_d41ae481755e";
+constexpr std::string_view ja4_curl = "t13i3111h2_e8f1e7e78f70_b26ce05bbdd6";
+constexpr std::string_view ja4_firefox = "t13d1715h2_5b57614c22b0_7121afd63204";  // FoxIO mapping
+constexpr std::string_view ja4_safari = "t13d2014h2_a09f3c656075_14788d8d241b";   // FoxIO mapping
+constexpr std::string_view ja4_unknown = "t13d1312h2_0123456789ab_0123456789ab";
+
+TEST(BotTls, GlobPatterns) {
+    EXPECT_TRUE(ja4_matches("t13*_8daaf6152771_*", ja4_chromium));
+    EXPECT_FALSE(ja4_matches("t12*_8daaf6152771_*", ja4_chromium));
+    EXPECT_TRUE(ja4_matches(ja4_chromium, ja4_chromium));
+    EXPECT_FALSE(ja4_matches(ja4_chromium.substr(0, 35), ja4_chromium));
+    EXPECT_TRUE(ja4_matches("t13d15??h2_*", ja4_chromium));
+    EXPECT_TRUE(ja4_matches("*", ja4_chromium));
+    EXPECT_TRUE(ja4_matches("**_cb7bf5808d99", ja4_chromium));
+    EXPECT_TRUE(ja4_matches("*8*8*", ja4_chromium));
+    EXPECT_FALSE(ja4_matches("*_e8f1e7e78f70_*", ja4_chromium));
+    EXPECT_FALSE(ja4_matches("t13*", ""));
+    EXPECT_TRUE(ja4_matches("*", ""));
+}
+
+TEST(BotTls, DefaultFamiliesKnowTheCapturedClients) {
+    const bot_detect_config c;
+    using name = bot_detect_config::tls_family_name;
+    const auto family = [&](std::string_view ja4) {
+        const auto* f = find_tls_family(c, ja4);
+        return f != nullptr ? std::optional<name>(f->name) : std::nullopt;
+    };
+    EXPECT_EQ(family(ja4_chromium), name::chromium);
+    EXPECT_EQ(family(ja4_firefox), name::firefox);
+    EXPECT_EQ(family(ja4_safari), name::safari);
+    for (const std::string_view tool : {ja4_python, ja4_curl, std::string_view("t13i310900_e8f1e7e78f70_1f22a2ca17c4"),
+                                        std::string_view("t13d591000_a33745022dd6_1f22a2ca17c4"),
+                                        std::string_view("t13d291300_723694b0fccc_899037bd0b8c"),
+                                        std::string_view("t13d190900_9dc949149365_97f8aa674fd9")}) {
+        EXPECT_EQ(family(tool), name::tool) << tool;
+    }
+    EXPECT_EQ(family(ja4_unknown), std::nullopt);
+}
+
+TEST(BotTls, MismatchDecisions) {
+    const bot_detect_config c;
+    // A browser User-Agent over another family's stack, or a tool's.
+    EXPECT_TRUE(tls_mismatch(c, ua_family::chromium, ja4_python));
+    EXPECT_TRUE(tls_mismatch(c, ua_family::chromium, ja4_firefox));
+    EXPECT_TRUE(tls_mismatch(c, ua_family::firefox, ja4_chromium));
+    EXPECT_TRUE(tls_mismatch(c, ua_family::safari, ja4_curl));
+    EXPECT_TRUE(tls_mismatch(c, ua_family::other_browser, ja4_python));
+    // Its own stack, an unknown stack, no TLS.
+    EXPECT_FALSE(tls_mismatch(c, ua_family::chromium, ja4_chromium));
+    EXPECT_FALSE(tls_mismatch(c, ua_family::firefox, ja4_firefox));
+    EXPECT_FALSE(tls_mismatch(c, ua_family::safari, ja4_safari));
+    EXPECT_FALSE(tls_mismatch(c, ua_family::chromium, ja4_unknown));
+    EXPECT_FALSE(tls_mismatch(c, ua_family::chromium, ""));
+    // other_browser may run on any engine: only a tool's stack contradicts it.
+    EXPECT_FALSE(tls_mismatch(c, ua_family::other_browser, ja4_chromium));
+    // User-Agents that claim no browser are not contradicted (the header signals judge them).
+    EXPECT_FALSE(tls_mismatch(c, ua_family::automation, ja4_python));
+    EXPECT_FALSE(tls_mismatch(c, ua_family::unknown, ja4_python));
+    EXPECT_FALSE(tls_mismatch(c, ua_family::none, ja4_python));
+}
+
+TEST(BotTls, ConfiguredFamilies) {
+    bot_detect_config c;
+    using name = bot_detect_config::tls_family_name;
+    // Overlapping families: the claimed one wins.
+    c.tls_families.push_back({name::firefox, {"*_8daaf6152771_*"}});
+    EXPECT_FALSE(tls_mismatch(c, ua_family::firefox, ja4_chromium));
+    EXPECT_TRUE(tls_mismatch(c, ua_family::safari, ja4_chromium));
+    // Without a table nothing is ever a mismatch.
+    c.tls_families.clear();
+    EXPECT_FALSE(tls_mismatch(c, ua_family::chromium, ja4_python));
+}
+
+TEST(BotTls, EvaluateScoresTheMismatch) {
+    auto c = base_config();
+    detector d(c);
+    const auto chrome = chrome_navigation();
+    auto in = input(chrome, "192.0.2.1", t0);
+    in.ja4 = ja4_chromium;
+    const auto own = d.evaluate(c, in);
+    EXPECT_EQ(own.reasons & reason::tls_mismatch, 0u);
+    in.ja4 = ja4_python;
+    in.client = ip("192.0.2.2");
+    const auto python = d.evaluate(c, in);
+    EXPECT_NE(python.reasons & reason::tls_mismatch, 0u);
+    EXPECT_EQ(python.score, own.score + c.weights.tls_mismatch);
+    c.weights.tls_mismatch = 0;  // off
+    in.client = ip("192.0.2.3");
+    EXPECT_EQ(d.evaluate(c, in).reasons & reason::tls_mismatch, 0u);
 }
 
 }  // namespace

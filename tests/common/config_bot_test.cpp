@@ -225,7 +225,7 @@ TEST(config_bot, unknown_keys_list_the_allowed_ones) {
               "score_half_life, deprioritise_penalty, slow_status, difficulty_min, difficulty_max, "
               "surge_extra_difficulty, challenge_ttl, nojs_delay, clearance_ttl, clearance_credit, surge_window, "
               "surge_min_tickets, surge_prefix_share, surge_signature_share, surge_hold, max_tracked, max_replay, "
-              "signals, limits, allow, deny");
+              "signals, limits, allow, deny, tls_family");
     EXPECT_EQ(only_error(parse("bot_detect = true\n")).text(),
               "test.toml:1: bot_detect: expected a table, got a boolean");
 }
@@ -456,6 +456,94 @@ cidr = ["nope"]
                             "test.toml:7: bot_detect.deny[0].cidr[0]: invalid CIDR \"nope\"; expected e.g. "
                             "\"10.0.0.0/8\", \"::1/128\" or \"192.0.2.7\"",
                         }));
+}
+
+// ---- [[bot_detect.tls_family]] ----------------------------------------------------------------
+
+using tls_name = bot_detect_config::tls_family_name;
+
+const bot_detect_config::tls_family* family_named(const bot_detect_config& b, tls_name name) {
+    for (const auto& f : b.tls_families) {
+        if (f.name == name) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+TEST(config_bot, tls_families_default_to_the_built_in_table) {
+    const auto b = bot_ok("");
+    ASSERT_EQ(b.tls_families.size(), bot_detect_config::default_tls_families().size());
+    for (const auto name : {tls_name::chromium, tls_name::firefox, tls_name::safari, tls_name::tool}) {
+        ASSERT_NE(family_named(b, name), nullptr);
+        EXPECT_FALSE(family_named(b, name)->ja4.empty());
+    }
+}
+
+TEST(config_bot, built_in_tls_patterns_pass_the_loader) {
+    // Written out as a file, the built-in table loads unchanged: its patterns obey the rules.
+    const char* names[] = {"chromium", "firefox", "safari", "tool"};
+    std::string text;
+    for (const auto& f : bot_detect_config::default_tls_families()) {
+        text += "[[bot_detect.tls_family]]\nname = \"" + std::string(names[static_cast<int>(f.name)]) + "\"\nja4 = [";
+        for (const auto& p : f.ja4) {
+            text += "\"" + p + "\",";
+        }
+        text += "]\n";
+    }
+    const auto r = parse(text);
+    expect_valid(r);
+    const auto& got = r.cfg->bot_detect.tls_families;
+    const auto want = bot_detect_config::default_tls_families();
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(got[i].name, want[i].name);
+        EXPECT_EQ(got[i].ja4, want[i].ja4);
+    }
+}
+
+TEST(config_bot, a_listed_tls_family_replaces_the_built_in_one) {
+    const auto b = parse(R"([[bot_detect.tls_family]]
+name = "chromium"
+ja4 = ["t13d1516h2_8daaf6152771_02713d6af862", "t13d15??h2_8daaf6152771_*"]
+[[bot_detect.tls_family]]
+name = "tool"
+ja4 = []
+)");
+    expect_valid(b);
+    const auto& fams = b.cfg->bot_detect;
+    EXPECT_EQ(family_named(fams, tls_name::chromium)->ja4,
+              (std::vector<std::string>{"t13d1516h2_8daaf6152771_02713d6af862", "t13d15??h2_8daaf6152771_*"}));
+    EXPECT_TRUE(family_named(fams, tls_name::tool)->ja4.empty());  // turned off
+    EXPECT_EQ(family_named(fams, tls_name::firefox)->ja4, family_named(bot_detect_config{}, tls_name::firefox)->ja4);
+}
+
+TEST(config_bot, tls_family_errors) {
+    const std::string fam = "[[bot_detect.tls_family]]\n";
+    EXPECT_EQ(only_error(parse(fam + "name = \"opera\"\nja4 = []\n")).text(),
+              "test.toml:2: bot_detect.tls_family[0].name: must be one of \"chromium\", \"firefox\", \"safari\", "
+              "\"tool\"; got \"opera\"");
+    EXPECT_EQ(only_error(parse(fam + "name = \"tool\"\n")).text(),
+              "test.toml:1: bot_detect.tls_family[0].ja4: required key is missing");
+    EXPECT_EQ(only_error(parse(fam + "ja4 = []\n")).text(),
+              "test.toml:1: bot_detect.tls_family[0].name: required key is missing");
+    const std::string bad_pattern =
+        "must be a JA4 fingerprint (36 characters a-z, 0-9, _) or a pattern of at most 64 with * and ?, e.g. "
+        "\"t13*_8daaf6152771_*\"; got ";
+    EXPECT_EQ(only_error(parse(fam + "name = \"tool\"\nja4 = [\"*_e8f1e7e78f70_*\",\n  \"T13*\"]\n")).text(),
+              "test.toml:4: bot_detect.tls_family[0].ja4[1]: " + bad_pattern + "\"T13*\"");
+    EXPECT_EQ(only_error(parse(fam + "name = \"tool\"\nja4 = [\"t13d1516h2_8daaf6152771\"]\n")).text(),
+              "test.toml:3: bot_detect.tls_family[0].ja4[0]: " + bad_pattern + "\"t13d1516h2_8daaf6152771\"");
+    EXPECT_EQ(only_error(parse(fam + "name = \"tool\"\nja4 = [\"\"]\n")).text(),
+              "test.toml:3: bot_detect.tls_family[0].ja4[0]: " + bad_pattern + "\"\"");
+    EXPECT_EQ(only_error(parse(fam + "name = \"tool\"\nja4 = \"*\"\n")).text(),
+              "test.toml:3: bot_detect.tls_family[0].ja4: expected an array, got a string");
+    EXPECT_EQ(only_error(parse(fam + "name = \"tool\"\nja4 = []\n" + fam + "name = \"tool\"\nja4 = [\"*\"]\n")).text(),
+              "test.toml:5: bot_detect.tls_family[1].name: family already listed in bot_detect.tls_family[0]");
+    EXPECT_EQ(only_error(parse(fam + "name = \"tool\"\nja4 = []\nja3 = []\n")).text(),
+              "test.toml:4: bot_detect.tls_family[0].ja3: unknown key; allowed keys: name, ja4");
+    EXPECT_EQ(bot_error("tls_family = 1\n"),
+              "test.toml:2: bot_detect.tls_family: expected one or more [[bot_detect.tls_family]] tables");
 }
 
 // ---- the shipped file ------------------------------------------------------------------------

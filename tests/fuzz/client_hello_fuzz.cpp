@@ -3,8 +3,8 @@
 // agree with each other and never read out of bounds (run with AddressSanitizer).
 //
 // Not in the CMake build yet (the fuzz build comes with the hardening issue). By hand:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/client_hello_fuzz.cpp \
-//       bot_detect/client_hello.cpp common/crypto.cpp -lcrypto -o client_hello_fuzz
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. -o client_hello_fuzz
+//       tests/fuzz/client_hello_fuzz.cpp bot_detect/client_hello.cpp common/crypto.cpp -lcrypto
 //   ./client_hello_fuzz -max_len=70000 tests/fuzz/corpus/client_hello
 // The seed corpus holds the ClientHellos of tests/bot_detect/tls_vectors as binary files.
 
