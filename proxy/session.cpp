@@ -312,7 +312,7 @@ net::awaitable<bool> session::handle_request() {
     const auto path = path_of(req.target());
     const auto& trusted = sc.trusted_proxies;
     const bool peer_trusted = is_trusted(peer_, trusted);
-    st.ctx.emplace(request_ctx{req, path, peer_, peer_, false, {}, nullptr, st.start, st.wall_start, {}, {}, {},
+    st.ctx.emplace(request_ctx{req, path, peer_, peer_, false, {}, {}, nullptr, st.start, st.wall_start, {}, {}, {},
                                {}, 0, req.version(), {}, std::chrono::milliseconds{0}, false});
     auto& ctx = *st.ctx;
     if (peer_trusted) {
