@@ -18,3 +18,31 @@ cleanup() {
   wait 2>/dev/null
   [[ -n ${keep_work:-} ]] || rm -rf "$work"
 }
+
+# One measurement, one line on stdout: "req/s p50_ms p99_ms notes". $1 tool (wrk: -t1, or raw:
+# anteroom-bench raw at $bench, JSON in $work), $2 connections, $3 duration, $4 URL; the rest
+# goes to the tool before the URL (-H "Cookie: x", --no-keepalive, --tls-resume ...). raw's
+# notes say non-2xx answers, errors by kind and, over TLS, the full vs resumed handshakes.
+measure_once() {
+  local tool=$1 conns=$2 duration=$3 url=$4 out
+  shift 4
+  if [[ $tool == wrk ]]; then
+    out=$(wrk -t1 -c"$conns" -d"$duration" --latency "$@" "$url")
+    # wrk writes latencies with a unit (850.00us, 1.23ms, 1.02s).
+    awk '/^Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx|Socket errors/ {notes=notes $0 " "}
+         function ms(v) { n = v + 0; if (v ~ /us$/) return n / 1000; if (v ~ /ms$/) return n; if (v ~ /s$/) return n * 1000; return n }
+         END {printf "%s %.3f %.3f %s\n", rps, ms(p50), ms(p99), notes}' <<<"$out"
+  else
+    "$bench" raw -c "$conns" -d "$duration" --json "$work/raw.json" "$@" "$url" > /dev/null
+    python3 - "$work/raw.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+non2xx = sum(v for k, v in j["status"].items() if k != "2xx")
+notes = [f"non-2xx: {non2xx}"] if non2xx else []
+notes += [f"{k} errors: {v}" for k, v in j["errors"].items() if v and k != "total"]
+if "tls" in j:
+    notes.append(f'handshakes {j["tls"]["full_handshakes"]} full / {j["tls"]["resumed_handshakes"]} resumed')
+print(f'{j["requests_per_second"]:.2f} {j["latency_us"]["p50"] / 1e3:.3f} {j["latency_us"]["p99"] / 1e3:.3f}', ", ".join(notes))
+PY
+  fi
+}
