@@ -46,3 +46,44 @@ print(f'{j["requests_per_second"]:.2f} {j["latency_us"]["p50"] / 1e3:.3f} {j["la
 PY
   fi
 }
+
+# Writes $1/nginx.conf for one worker without access log and with long keep-alive; $2 is the
+# text inside http { } (upstream and server blocks), $3 worker_connections (default 4096).
+# Start it with: nginx -c "$1/nginx.conf" -g 'daemon off;'
+write_nginx_conf() {
+  mkdir -p "$1"
+  cat > "$1/nginx.conf" <<CONF
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections ${3:-4096}; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+$2
+}
+CONF
+}
+
+# anteroom's config as a proxy in front of 127.0.0.1:$up_port (state in $work/state): $1 port,
+# $2 admin port, $3 threads, $4 reuse_port, $5 access log path ("" = off), $6 more entries for
+# the listen list (e.g. '{ address = "127.0.0.1:8443", tls = true }'). Written to stdout.
+anteroom_conf() {
+  cat <<CONF
+state_dir = "$work/state"
+[server]
+listen = ["127.0.0.1:$1"${6:+, $6}]
+threads = $3
+reuse_port = $4
+max_requests_per_connection = 10000000
+[[upstream]]
+name = "up"
+servers = ["127.0.0.1:$up_port"]
+pool_size = 256
+[log]
+access_log = "$5"
+level = "warn"
+[admin]
+listen = "127.0.0.1:$2"
+CONF
+}

@@ -55,33 +55,12 @@ trap cleanup EXIT
 up_port=$(free_port); ng_port=$(free_port); ha_port=$(free_port); an_port=$(free_port)
 an_admin=$(free_port)
 
-mkdir -p "$work/up" "$work/ng"
-cat > "$work/up/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log $work/up/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$up_port reuseport; location / { return 200 "ok\n"; } }
-}
-CONF
-cat > "$work/ng/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/ng/nginx.pid;
-error_log $work/ng/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  upstream up { server 127.0.0.1:$up_port; keepalive 64; }
+write_nginx_conf "$work/up" "  server { listen 127.0.0.1:$up_port reuseport; location / { return 200 \"ok\\n\"; } }"
+write_nginx_conf "$work/ng" "  upstream up { server 127.0.0.1:$up_port; keepalive 64; }
   server {
     listen 127.0.0.1:$ng_port;
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+  }"
 cat > "$work/haproxy.cfg" <<CONF
 global
   nbthread 1
@@ -99,25 +78,6 @@ frontend fe
 backend be
   server up 127.0.0.1:$up_port maxconn 1000
 CONF
-anteroom_conf() {  # $1 port, $2 admin port, $3 threads, $4 reuse_port, $5 access_log
-  cat <<CONF
-state_dir = "$work/state"
-[server]
-listen = ["127.0.0.1:$1"]
-threads = $3
-reuse_port = $4
-max_requests_per_connection = 10000000
-[[upstream]]
-name = "up"
-servers = ["127.0.0.1:$up_port"]
-pool_size = 256
-[log]
-access_log = "$5"
-level = "warn"
-[admin]
-listen = "127.0.0.1:$2"
-CONF
-}
 anteroom_conf "$an_port" "$an_admin" 1 true "" > "$work/anteroom.toml"
 
 nginx -c "$work/up/nginx.conf" -g 'daemon off;' & pids+=($!)

@@ -17,10 +17,12 @@
 #   anteroom     anteroom's TLS listener ([server] listen { address, tls = true } and
 #                [[tls.certificate]]), proxying to the plain upstream
 # The plain upstream is nginx serving the same file, as in proxy_compare.sh. Without
-# --tls-version the client offers TLS 1.2 and 1.3 (TLS 1.3 is chosen). wrk has no switch for
-# either: sent "Connection: close" it reconnects per request and always resumes its session
-# (nginx's $ssl_session_reused says "r" for all but the first), so wrk runs in the keepalive and
-# resumed modes only.
+# --tls-version the client offers TLS 1.2 and 1.3 (TLS 1.3 is chosen); --tls-version pins raw
+# only (wrk has no such option and gets TLS 1.3). Sent "Connection: close", wrk reconnects per
+# request and always resumes its session (nginx's $ssl_session_reused says "r" for all but the
+# first), so wrk runs in the keepalive and resumed modes only. Latency differs by design in the
+# new-connection modes: raw counts from before connect (TCP and TLS handshakes included), wrk
+# from its write after the handshake.
 # Needs: nginx (nginx-light), openssl, python3, wrk for --tool wrk|both. Run `make bench` first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -73,22 +75,14 @@ trap cleanup EXIT
 # name) and bench.test.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
   -addext "subjectAltName=DNS:bench.test,IP:127.0.0.1" -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-mkdir -p "$work/www" "$work/up" "$work/ng"
+mkdir -p "$work/www"
 head -c 128 /dev/zero | tr '\0' 'x' > "$work/www/small.txt"
 chmod 755 "$work" "$work/www"  # nginx's workers run as another user when started as root
 path=/small.txt
 
 up_port=$(free_port)
 nginx_tls() {  # $1 directory, $2 port, $3 location body
-  cat > "$1/nginx.conf" <<CONF
-worker_processes 1;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  upstream up { server 127.0.0.1:$up_port; keepalive 64; }
+  write_nginx_conf "$1" "  upstream up { server 127.0.0.1:$up_port; keepalive 64; }
   server {
     listen 127.0.0.1:$2 ssl;
     ssl_certificate $work/cert.pem;
@@ -98,21 +92,9 @@ http {
     ssl_session_tickets on;
     root $work/www;
     location / { $3 }
-  }
+  }"
 }
-CONF
-}
-cat > "$work/up/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log $work/up/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$up_port reuseport; root $work/www; }
-}
-CONF
+write_nginx_conf "$work/up" "  server { listen 127.0.0.1:$up_port reuseport; root $work/www; }"
 nginx -c "$work/up/nginx.conf" -g 'daemon off;' & pids+=($!)
 contenders=()
 for t in "${target_list[@]}"; do
@@ -122,31 +104,12 @@ for t in "${target_list[@]}"; do
       nginx_tls "$work/ng" "$port" ""
       nginx -c "$work/ng/nginx.conf" -g 'daemon off;' & pids+=($!) ;;
     nginx-proxy)
-      mkdir -p "$work/ngp"
       nginx_tls "$work/ngp" "$port" 'proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";'
       nginx -c "$work/ngp/nginx.conf" -g 'daemon off;' & pids+=($!) ;;
     anteroom)
-      # The plain listener is there because a config needs one; only the TLS one is measured.
-      cat > "$work/anteroom.toml" <<CONF
-state_dir = "$work/state"
-[server]
-listen = ["127.0.0.1:$(free_port)", { address = "127.0.0.1:$port", tls = true }]
-threads = 1
-reuse_port = true
-max_requests_per_connection = 10000000
-[[tls.certificate]]
-cert = "$work/cert.pem"
-key = "$work/key.pem"
-[[upstream]]
-name = "up"
-servers = ["127.0.0.1:$up_port"]
-pool_size = 256
-[log]
-access_log = ""
-level = "warn"
-[admin]
-listen = "127.0.0.1:$(free_port)"
-CONF
+      # Only the TLS listener is measured; the plain one comes with anteroom_conf.
+      { anteroom_conf "$(free_port)" "$(free_port)" 1 true "" "{ address = \"127.0.0.1:$port\", tls = true }"
+        printf '[[tls.certificate]]\ncert = "%s"\nkey = "%s"\n' "$work/cert.pem" "$work/key.pem"; } > "$work/anteroom.toml"
       if ! "$anteroom" check-config --config "$work/anteroom.toml" > "$work/check-config.log" 2>&1; then
         echo "anteroom does not accept the TLS config (is its TLS support built?):" >&2
         cat "$work/check-config.log" >&2
