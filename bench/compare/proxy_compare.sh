@@ -55,33 +55,12 @@ trap cleanup EXIT
 up_port=$(free_port); ng_port=$(free_port); ha_port=$(free_port); an_port=$(free_port)
 an_admin=$(free_port)
 
-mkdir -p "$work/up" "$work/ng"
-cat > "$work/up/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log $work/up/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$up_port reuseport; location / { return 200 "ok\n"; } }
-}
-CONF
-cat > "$work/ng/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/ng/nginx.pid;
-error_log $work/ng/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  upstream up { server 127.0.0.1:$up_port; keepalive 64; }
+write_nginx_conf "$work/up" "  server { listen 127.0.0.1:$up_port reuseport; location / { return 200 \"ok\\n\"; } }"
+write_nginx_conf "$work/ng" "  upstream up { server 127.0.0.1:$up_port; keepalive 64; }
   server {
     listen 127.0.0.1:$ng_port;
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+  }"
 cat > "$work/haproxy.cfg" <<CONF
 global
   nbthread 1
@@ -99,25 +78,6 @@ frontend fe
 backend be
   server up 127.0.0.1:$up_port maxconn 1000
 CONF
-anteroom_conf() {  # $1 port, $2 admin port, $3 threads, $4 reuse_port, $5 access_log
-  cat <<CONF
-state_dir = "$work/state"
-[server]
-listen = ["127.0.0.1:$1"]
-threads = $3
-reuse_port = $4
-max_requests_per_connection = 10000000
-[[upstream]]
-name = "up"
-servers = ["127.0.0.1:$up_port"]
-pool_size = 256
-[log]
-access_log = "$5"
-level = "warn"
-[admin]
-listen = "127.0.0.1:$2"
-CONF
-}
 anteroom_conf "$an_port" "$an_admin" 1 true "" > "$work/anteroom.toml"
 
 nginx -c "$work/up/nginx.conf" -g 'daemon off;' & pids+=($!)
@@ -203,32 +163,16 @@ done
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); ${tools[*]}: 1 thread, $conns connections, $duration; $rounds rounds"
 results="$work/results.tsv"
-# One measurement; prints "req/s p50 p99 notes" (latencies with their unit, as wrk writes them).
-measure() {  # $1 tool, $2 url, $3 header or ""
-  local hdr=() out
-  [[ -n $3 ]] && hdr=(-H "$3")
-  if [[ $1 == wrk ]]; then
-    out=$(wrk -t1 -c"$conns" -d"$duration" --latency "${hdr[@]}" "$2")
-    echo "$(awk '/^Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="50%" {print $2}' <<<"$out")" \
-      "$(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')"
-  else
-    "$bench" raw -c "$conns" -d "$duration" --json "$work/raw.json" "${hdr[@]}" "$2" > /dev/null
-    python3 - "$work/raw.json" <<'PY'
-import json, sys
-j = json.load(open(sys.argv[1]))
-bad = j["errors"]["total"] + sum(v for k, v in j["status"].items() if k != "2xx")
-print(f'{j["requests_per_second"]:.2f} {j["latency_us"]["p50"]}us {j["latency_us"]["p99"]}us', f"non-2xx or errors: {bad}" if bad else "")
-PY
-  fi
-}
 for r in $(seq "$rounds"); do
   for c in "${contenders[@]}"; do
     for t in "${tools[@]}"; do
       name=${c%%:*} port=${c##*:} row=${c%%:*}
       [[ ${#tools[@]} -gt 1 ]] && row=$name@$t
-      read -r rps p50 p99 errs < <(measure "$t" "http://127.0.0.1:$port${paths[$name]:-/}" "${headers[$name]:-}")
+      hdr=()
+      [[ -n ${headers[$name]:-} ]] && hdr=(-H "${headers[$name]}")
+      read -r rps p50 p99 errs < <(measure_once "$t" "$conns" "$duration" "http://127.0.0.1:$port${paths[$name]:-/}" "${hdr[@]}")
       printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$row" "$rps" "$p50" "$p99" >> "$results"
-      printf 'round %s %-30s %10s req/s  p50 %-8s p99 %-8s %s\n' "$r" "$row" "$rps" "$p50" "$p99" "$errs"
+      printf 'round %s %-30s %10s req/s  p50 %8sms p99 %8sms %s\n' "$r" "$row" "$rps" "$p50" "$p99" "$errs"
     done
   done
 done
@@ -237,15 +181,10 @@ echo "anteroom (1 thread) RSS after the runs: ${rss_kb} KiB"
 
 python3 - "$results" <<'PY'
 import statistics, sys, collections
-def ms(v):
-    for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
-        if v.endswith(unit) and not (unit == "s" and v.endswith(("us", "ms"))):
-            return float(v[: -len(unit)]) * f
-    return float(v)
 rows = collections.defaultdict(lambda: {"rps": [], "p50": [], "p99": []})
 for line in open(sys.argv[1]):
     _, name, rps, p50, p99 = line.split()
-    rows[name]["rps"].append(float(rps)); rows[name]["p50"].append(ms(p50)); rows[name]["p99"].append(ms(p99))
+    rows[name]["rps"].append(float(rps)); rows[name]["p50"].append(float(p50)); rows[name]["p99"].append(float(p99))
 med = {n: {k: statistics.median(v) for k, v in d.items()} for n, d in rows.items()}
 # Ratios within one tool: "x@wrk" against "haproxy@wrk" (plain names when there is one tool).
 def base(name, of):

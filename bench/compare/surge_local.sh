@@ -58,22 +58,11 @@ up_port=$(free_port); an_port=$(free_port); an_admin=$(free_port)
 
 upstream_block="" booking_block=""
 if [[ $portal == nginx ]]; then
-  mkdir -p "$work/up"
-  cat > "$work/up/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log $work/up/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  server {
+  write_nginx_conf "$work/up" "  server {
     listen 127.0.0.1:$up_port reuseport;
-    location / { default_type text/html; return 200 "<!doctype html><title>Portal</title><p>Book an appointment</p>\n"; }
-    location /api/ { default_type application/json; return 404 '{"code":"not_found","message":"no booking backend here"}'; }
-  }
-}
-CONF
+    location / { default_type text/html; return 200 \"<!doctype html><title>Portal</title><p>Book an appointment</p>\\n\"; }
+    location /api/ { default_type application/json; return 404 '{\"code\":\"not_found\",\"message\":\"no booking backend here\"}'; }
+  }" 8192
   upstream_block=$'[[upstream]]\nname = "portal"\n'"servers = [\"127.0.0.1:$up_port\"]"$'\npool_size = 256\n'
 else
   # Demo stock: 400 vials a day per centre for 14 days (2,400 appointments a day each); PINs

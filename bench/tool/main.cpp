@@ -19,7 +19,7 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: anteroom-bench raw [options] http://IP:PORT/path\n"
+    "usage: anteroom-bench raw [options] http[s]://IP:PORT/path\n"
     "       anteroom-bench raw --help\n"
     "       anteroom-bench surge --scenario FILE.toml [--json FILE] [--report FILE.html] [--scale F]\n"
     "       anteroom-bench surge --help\n"
@@ -129,8 +129,9 @@ int run_surge_command(const std::vector<std::string>& args) {
     if (!target_url.empty()) {
         raw_options o;
         std::string path;
-        if (auto err = parse_target_url(target_url, o, path); !err.empty()) {
-            std::cerr << "anteroom-bench surge: --target: " << err << "\n";
+        if (auto err = parse_target_url(target_url, o, path); !err.empty() || o.tls.enabled) {
+            std::cerr << "anteroom-bench surge: --target: " << (err.empty() ? "the surge speaks plain HTTP only" : err)
+                      << "\n";
             return 2;
         }
         sc.target.endpoints = {{o.target_ip, o.target_port, o.host_header, path}};

@@ -1,6 +1,8 @@
 #pragma once
 // Which error_kind a failed exchange counts as: shared by the raw and the surge engines.
 
+#include <boost/asio/ssl/error.hpp>
+
 #include "bench/tool/report.hpp"
 #include "common/net.hpp"
 
@@ -12,7 +14,9 @@ inline error_kind classify(const beast::error_code& ec, bool timed_out) {
     if (timed_out) {
         return error_kind::timeout;
     }
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == http::error::partial_message) {
+    // stream_truncated: over TLS, the server closed the TCP connection without a close_notify.
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == http::error::partial_message ||
+        ec == net::ssl::error::stream_truncated) {
         return error_kind::closed;
     }
     if (ec == net::error::connection_reset || ec == net::error::broken_pipe) {

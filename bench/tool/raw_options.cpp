@@ -32,6 +32,56 @@ bool is_token(std::string_view s) {
     });
 }
 
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+// The first -H header called `name` (case-insensitive), or end().
+header_list::const_iterator find_header(const raw_options& o, std::string_view name) {
+    return std::find_if(o.headers.begin(), o.headers.end(), [&](const auto& h) {
+        return h.first.size() == name.size() && std::equal(name.begin(), name.end(), h.first.begin(), [](char a, char b) {
+                   return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+               });
+    });
+}
+
+bool has_header(const raw_options& o, std::string_view name) { return find_header(o, name) != o.headers.end(); }
+
+bool is_host_name(std::string_view s) {
+    return !s.empty() && s.size() <= 253 && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
+    });
+}
+
+// The TLS options make sense only with an https:// URL; the SNI name defaults to the name of an
+// explicit Host header (the URL's host is an IP literal, which SNI must not carry: RFC 6066).
+std::string check_tls_options(raw_options& o, bool insecure) {
+    auto& t = o.tls;
+    if (!t.enabled) {
+        if (!t.cacert.empty() || insecure || !t.sni.empty() || !t.version.empty() || t.resume) {
+            return "--cacert, --insecure, --sni, --tls-version and --tls-resume need an https:// URL";
+        }
+        return "";
+    }
+    if (!t.cacert.empty() && !std::ifstream(t.cacert)) {
+        return "--cacert: cannot read '" + t.cacert + "'";
+    }
+    if (!t.version.empty() && t.version != "1.2" && t.version != "1.3") {
+        return "--tls-version: expected 1.2 or 1.3, got '" + t.version + "'";
+    }
+    if (t.sni.empty()) {
+        const auto host = find_header(o, "host");
+        if (host != o.headers.end() && !host->second.starts_with("[")) {
+            t.sni = host->second.substr(0, host->second.find(':'));
+            in_addr a4{};
+            if (inet_pton(AF_INET, t.sni.c_str(), &a4) == 1) {
+                t.sni.clear();
+            }
+        }
+    } else if (!is_host_name(t.sni)) {
+        return "--sni: expected a host name, got '" + t.sni + "'";
+    }
+    return "";
+}
+
 }  // namespace
 
 std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text) {
@@ -84,13 +134,11 @@ std::string parse_source_range(const std::string& text, std::uint32_t& first, st
 }
 
 std::string parse_target_url(const std::string& url, raw_options& out, std::string& url_path) {
-    if (url.starts_with("https://")) {
-        return "https:// is not supported yet (TLS comes with a later issue); use an http:// URL";
+    const bool tls = url.starts_with("https://");
+    if (!tls && !url.starts_with("http://")) {
+        return "the URL must start with http:// or https://, got '" + url + "'";
     }
-    if (!url.starts_with("http://")) {
-        return "the URL must start with http://, got '" + url + "'";
-    }
-    const std::string rest = url.substr(7);
+    const std::string rest = url.substr(tls ? 8 : 7);
     const auto slash = rest.find('/');
     const std::string authority = rest.substr(0, slash);
     url_path = slash == std::string::npos ? "/" : rest.substr(slash);
@@ -120,7 +168,7 @@ std::string parse_target_url(const std::string& url, raw_options& out, std::stri
     if (inet_pton(AF_INET, host.c_str(), &a4) != 1 && inet_pton(AF_INET6, host.c_str(), &a6) != 1) {
         return "the URL needs a literal IP address (no name lookup), got '" + host + "'";
     }
-    unsigned port = 80;
+    unsigned port = tls ? 443 : 80;
     if (!port_text.empty() || authority.ends_with(":")) {
         auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
         if (ec != std::errc{} || p != port_text.data() + port_text.size() || port == 0 || port > 65535) {
@@ -133,6 +181,7 @@ std::string parse_target_url(const std::string& url, raw_options& out, std::stri
     out.target_ip = host;
     out.target_port = static_cast<std::uint16_t>(port);
     out.host_header = authority;
+    out.tls.enabled = tls;
     return "";
 }
 
@@ -146,10 +195,11 @@ raw_parse_result parse_raw_options(const std::vector<std::string>& args) {
     std::vector<std::string> header_texts;
     std::uint64_t requests = 0;
     bool no_keep_alive = false;
+    bool insecure = false;
 
     CLI::App app{"anteroom-bench raw: HTTP load with a latency histogram (like wrk, plus fixed rate and source ranges)",
                  "anteroom-bench raw"};
-    app.add_option("url", url, "Target, e.g. http://127.0.0.1:8080/ (literal IP; plain HTTP)")->required();
+    app.add_option("url", url, "Target, e.g. http://127.0.0.1:8080/ or https://127.0.0.1:8443/ (literal IP)")->required();
     app.add_option("-c,--connections", o.connections, "Open connections (default 10)");
     app.add_option("-t,--threads", o.threads, "Threads, one io_context each (default 1)");
     auto* dur = app.add_option("-d,--duration", duration_text, "Run time: 10s, 500ms, 2m (default 10s)");
@@ -165,6 +215,13 @@ raw_parse_result parse_raw_options(const std::vector<std::string>& args) {
     app.add_option("--source", source_text, "Bind connections to addresses in this 127.0.0.0/8 range, round robin");
     app.add_option("--timeout", timeout_text, "Per-request timeout, connect included (default 2s)");
     app.add_option("--json", o.json_file, "Write every figure as JSON to this file");
+    auto* cacert = app.add_option("--cacert", o.tls.cacert, "https: verify the server against the CAs in this PEM file");
+    app.add_flag("-k,--insecure", insecure, "https: do not verify the server (the default without --cacert)")
+        ->excludes(cacert);
+    app.add_option("--sni", o.tls.sni, "https: server name to send and verify (default: from -H Host, else none)");
+    app.add_option("--tls-version", o.tls.version, "https: only 1.2 or only 1.3 (default: either)");
+    app.add_flag("--tls-resume", o.tls.resume,
+                 "https: resume each connection slot's previous TLS session (counts full vs resumed handshakes)");
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {
@@ -250,6 +307,9 @@ raw_parse_result parse_raw_options(const std::vector<std::string>& args) {
         ss << in.rdbuf();
         o.body = ss.str();
     }
+    if (auto err = check_tls_options(o, insecure); !err.empty()) {
+        return fail(err);
+    }
     o.keep_alive = !no_keep_alive;
     return {std::move(o), 0, ""};
 }
@@ -257,16 +317,6 @@ raw_parse_result parse_raw_options(const std::vector<std::string>& args) {
 }  // namespace anteroom::bench
 
 namespace anteroom::bench {
-
-namespace {
-bool has_header(const raw_options& o, std::string_view name) {
-    return std::any_of(o.headers.begin(), o.headers.end(), [&](const auto& h) {
-        return h.first.size() == name.size() && std::equal(name.begin(), name.end(), h.first.begin(), [](char a, char b) {
-                   return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-               });
-    });
-}
-}  // namespace
 
 std::vector<std::string> serialise_requests(const raw_options& o) {
     std::string common;

@@ -10,9 +10,19 @@
 
 namespace anteroom::bench {
 
+// https:// targets. Without --cacert the peer is not verified (a bench talks to its own test
+// certificates; wrk does not verify either).
+struct tls_client_options {
+    bool enabled = false;  // the URL is https://
+    std::string cacert;    // PEM file of trusted CAs; verification is on when set
+    std::string sni;       // server name sent (and verified); "" = none, as the URL host is an IP
+    std::string version;   // "" = TLS 1.2 or 1.3, else "1.2" or "1.3" only
+    bool resume = false;   // each connection slot resumes its previous session
+};
+
 struct raw_options {
     std::string target_ip;     // literal IPv4 or IPv6 address
-    std::uint16_t target_port = 80;
+    std::uint16_t target_port = 80;  // 443 for https:// without a port
     std::string host_header;   // "ip:port" as written in the URL
     std::vector<std::string> paths;  // round robin; at least one
     std::string method = "GET";
@@ -28,6 +38,7 @@ struct raw_options {
     std::uint32_t source_first = 0;  // host-order IPv4, 0 = no binding
     std::uint32_t source_last = 0;
     std::string json_file;
+    tls_client_options tls;
 };
 
 struct raw_parse_result {
@@ -46,7 +57,8 @@ std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text);
 // Returns the error text, or "" with first/last set.
 std::string parse_source_range(const std::string& text, std::uint32_t& first, std::uint32_t& last);
 
-// "http://IP:PORT/path" with a literal address; "" or the error text.
+// "http://IP:PORT/path" or "https://IP:PORT/path" (sets tls.enabled) with a literal address;
+// "" or the error text.
 std::string parse_target_url(const std::string& url, raw_options& out, std::string& url_path);
 
 }  // namespace anteroom::bench

@@ -9,6 +9,7 @@
 #include "bench/tool/interrupt.hpp"
 #include "bench/tool/net_errors.hpp"
 #include "bench/tool/schedule.hpp"
+#include "bench/tool/tls_client.hpp"
 #include "common/net.hpp"
 
 namespace anteroom::bench {
@@ -47,11 +48,18 @@ struct discard_body {
 
 struct thread_runner;
 
+using tls_stream = net::ssl::stream<tcp::socket>;
+
 // Per connection: the socket, a timer for fixed-rate waits, the read buffer and a deadline the
-// sweeper enforces. Nothing else lives between requests.
+// sweeper enforces. Nothing else lives between requests but, over TLS, the session to resume.
 struct connection {
     explicit connection(net::io_context& ioc) : sock(ioc), wait(ioc), buf(read_buffer_limit) {}
+    // The TCP socket; over TLS it moves into `tls` once connected (a TLS stream cannot be
+    // reused for another connection, so each connection gets a fresh one).
     tcp::socket sock;
+    std::optional<tls_stream> tls;
+    tls_session_ptr session;  // --tls-resume: what this slot's last connection was given
+    tcp::socket& lowest() { return tls ? tls->next_layer() : sock; }
     net::steady_timer wait;
     beast::flat_buffer buf;
     clock::time_point deadline = clock::time_point::max();
@@ -69,6 +77,9 @@ struct thread_runner {
           source_step_(o.threads),
           sweeper_(ioc_),
           next_path_(index) {
+        if (o.tls.enabled) {
+            tls_ctx_.emplace(make_client_context(o.tls));
+        }
         conns_.reserve(conns);
         for (unsigned i = 0; i < conns; ++i) {
             conns_.push_back(std::make_unique<connection>(ioc_));
@@ -87,7 +98,14 @@ struct thread_runner {
     raw_stats stats;
 
 private:
-    void close(connection& c) {
+    // `clean`: the last exchange completed, so the TLS session may be offered again.
+    void close(connection& c, bool clean = false) {
+        if (c.tls) {
+            if (clean && o_.tls.resume) {
+                c.session = take_session(c.tls->native_handle());
+            }
+            c.tls.reset();  // closes the socket it holds
+        }
         beast::error_code ignored;
         c.sock.close(ignored);
         c.buf.clear();
@@ -118,10 +136,44 @@ private:
         return true;
     }
 
-    void fail(connection& c, const beast::error_code& ec, bool connecting) {
-        stats.count_error(connecting && !c.timed_out ? error_kind::connect : classify(ec, c.timed_out));
+    void fail(connection& c, error_kind kind) {
+        stats.count_error(kind);
         c.deadline = clock::time_point::max();
         close(c);
+    }
+
+    // Wraps the connected socket in a fresh TLS stream and shakes hands; false on failure.
+    net::awaitable<bool> handshake(connection& c) {
+        c.tls.emplace(std::move(c.sock), *tls_ctx_);
+        SSL* ssl = c.tls->native_handle();
+        prepare_handshake(ssl, o_.tls, o_.target_ip, c.session.get());
+        auto [ec] = co_await c.tls->async_handshake(net::ssl::stream_base::client, use_tuple);
+        if (ec || c.timed_out) {
+            co_return false;
+        }
+        ++(SSL_session_reused(ssl) != 0 ? stats.tls_resumed_handshakes : stats.tls_full_handshakes);
+        if (stats.tls_protocol.empty()) {
+            stats.tls_protocol = SSL_get_version(ssl);
+            stats.tls_cipher = SSL_get_cipher_name(ssl);
+            const unsigned char* alpn = nullptr;
+            unsigned alpn_len = 0;
+            SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+            stats.tls_alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+        }
+        co_return true;
+    }
+
+    // Writes the request and reads the whole response into `parser`; the bytes read or an error.
+    template <class Stream>
+    net::awaitable<std::pair<beast::error_code, std::size_t>> exchange(Stream& s, connection& c,
+                                                                        const std::string& request,
+                                                                        http::response_parser<discard_body>& parser) {
+        auto [wec, wn] = co_await net::async_write(s, net::buffer(request), use_tuple);
+        if (wec) {
+            co_return std::pair{wec, std::size_t{0}};
+        }
+        auto [rec, rn] = co_await http::async_read(s, c.buf, parser, use_tuple);
+        co_return std::pair{rec, rn};
     }
 
     net::awaitable<void> drive(connection& c) {
@@ -148,30 +200,34 @@ private:
             c.timed_out = false;
             c.deadline = now + o_.timeout;
 
-            if (!c.sock.is_open()) {
+            if (!c.lowest().is_open()) {
                 if (!open(c)) {
-                    stats.count_error(error_kind::connect);
-                    c.deadline = clock::time_point::max();
+                    fail(c, error_kind::connect);
                     continue;
                 }
                 auto [ec] = co_await c.sock.async_connect(target_, use_tuple);
                 if (ec || c.timed_out) {
-                    fail(c, ec, true);
+                    fail(c, c.timed_out ? error_kind::timeout : error_kind::connect);
                     continue;
                 }
-            }
-            auto [wec, wn] = co_await net::async_write(c.sock, net::buffer(request), use_tuple);
-            if (wec || c.timed_out) {
-                fail(c, wec, false);
-                continue;
+                if (tls_ctx_ && !co_await handshake(c)) {
+                    fail(c, c.timed_out ? error_kind::timeout : error_kind::handshake);
+                    continue;
+                }
             }
             http::response_parser<discard_body> parser;
             parser.header_limit(response_header_limit);
             parser.body_limit(boost::none);
             parser.skip(head);
-            auto [rec, rn] = co_await http::async_read(c.sock, c.buf, parser, use_tuple);
+            std::pair<beast::error_code, std::size_t> result;
+            if (c.tls) {
+                result = co_await exchange(*c.tls, c, request, parser);
+            } else {
+                result = co_await exchange(c.sock, c, request, parser);
+            }
+            const auto& [rec, rn] = result;
             if (rec || c.timed_out) {
-                fail(c, rec, false);
+                fail(c, classify(rec, c.timed_out));
                 continue;
             }
             c.deadline = clock::time_point::max();
@@ -180,10 +236,10 @@ private:
             stats.count_status(parser.get().result_int());
             stats.bytes_read += rn;
             if (!o_.keep_alive || !parser.keep_alive()) {
-                close(c);
+                close(c, true);
             }
         }
-        close(c);
+        close(c, true);
         if (--active_ == 0) {
             sweeper_.cancel();
         }
@@ -209,7 +265,7 @@ private:
                     c->timed_out = true;
                     c->deadline = clock::time_point::max();
                     beast::error_code ignored;
-                    c->sock.close(ignored);  // the pending operation completes with an error
+                    c->lowest().close(ignored);  // the pending operation completes with an error
                 }
             }
         }
@@ -218,6 +274,7 @@ private:
     const raw_options& o_;
     const std::vector<std::string>& requests_;
     net::io_context ioc_{1};
+    std::optional<net::ssl::context> tls_ctx_;  // https:// only; one per thread
     schedule sched_;
     tcp::endpoint target_;
     std::uint64_t next_source_;

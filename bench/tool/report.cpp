@@ -21,6 +21,10 @@ std::string format_us(std::uint64_t us) {
     return buf;
 }
 
+std::string target_url(const raw_options& o) {
+    return (o.tls.enabled ? "https://" : "http://") + o.host_header;
+}
+
 }  // namespace
 
 const char* to_string(error_kind k) {
@@ -31,6 +35,7 @@ const char* to_string(error_kind k) {
         case error_kind::closed: return "closed";
         case error_kind::parse: return "parse";
         case error_kind::other: return "other";
+        case error_kind::handshake: return "handshake";
     }
     return "other";
 }
@@ -62,6 +67,13 @@ void raw_stats::merge(const raw_stats& other) {
     }
     connections_opened += other.connections_opened;
     bytes_read += other.bytes_read;
+    tls_full_handshakes += other.tls_full_handshakes;
+    tls_resumed_handshakes += other.tls_resumed_handshakes;
+    if (tls_protocol.empty()) {
+        tls_protocol = other.tls_protocol;
+        tls_cipher = other.tls_cipher;
+        tls_alpn = other.tls_alpn;
+    }
 }
 
 double raw_report::requests_per_second() const {
@@ -74,8 +86,8 @@ std::string format_text(const raw_report& r) {
     const auto& o = *r.options;
     std::string out;
     char line[256];
-    std::snprintf(line, sizeof line, "anteroom-bench raw http://%s%s  %u connections, %u thread(s), %s%s\n",
-                  o.host_header.c_str(), o.paths.front().c_str(), o.connections, o.threads,
+    std::snprintf(line, sizeof line, "anteroom-bench raw %s%s  %u connections, %u thread(s), %s%s\n",
+                  target_url(o).c_str(), o.paths.front().c_str(), o.connections, o.threads,
                   o.keep_alive ? "keep-alive" : "new connection per request",
                   o.rate > 0 ? ", fixed rate" : "");
     out += line;
@@ -102,9 +114,22 @@ std::string format_text(const raw_report& r) {
     }
     out += "\n  errors ";
     for (std::size_t i = 0; i < error_kind_count; ++i) {
-        out += std::string(" ") + to_string(static_cast<error_kind>(i)) + " " + std::to_string(s.errors[i]);
+        const auto k = static_cast<error_kind>(i);
+        if (k != error_kind::handshake || o.tls.enabled) {
+            out += std::string(" ") + to_string(k) + " " + std::to_string(s.errors[i]);
+        }
     }
     out += "\n";
+    if (o.tls.enabled) {
+        std::snprintf(line, sizeof line, "  tls     %s %s, alpn %s; handshakes: %llu full, %llu resumed%s%s\n",
+                      s.tls_protocol.empty() ? "-" : s.tls_protocol.c_str(),
+                      s.tls_cipher.empty() ? "-" : s.tls_cipher.c_str(), s.tls_alpn.empty() ? "-" : s.tls_alpn.c_str(),
+                      static_cast<unsigned long long>(s.tls_full_handshakes),
+                      static_cast<unsigned long long>(s.tls_resumed_handshakes),
+                      o.tls.resume ? " (resumption offered)" : "",
+                      o.tls.cacert.empty() ? ", server not verified" : ", server verified");
+        out += line;
+    }
     return out;
 }
 
@@ -113,7 +138,7 @@ nlohmann::json to_json(const raw_report& r) {
     const auto& o = *r.options;
     nlohmann::json j;
     j["mode"] = "raw";
-    j["target"] = "http://" + o.host_header;
+    j["target"] = target_url(o);
     j["paths"] = o.paths;
     j["method"] = o.method;
     j["connections"] = o.connections;
@@ -143,6 +168,16 @@ nlohmann::json to_json(const raw_report& r) {
         er[to_string(static_cast<error_kind>(i))] = s.errors[i];
     }
     er["total"] = s.error_total();
+    if (o.tls.enabled) {
+        j["tls"] = {{"protocol", s.tls_protocol},
+                    {"cipher", s.tls_cipher},
+                    {"alpn", s.tls_alpn},
+                    {"sni", o.tls.sni},
+                    {"verified", !o.tls.cacert.empty()},
+                    {"resume", o.tls.resume},
+                    {"full_handshakes", s.tls_full_handshakes},
+                    {"resumed_handshakes", s.tls_resumed_handshakes}};
+    }
     return j;
 }
 

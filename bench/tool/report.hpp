@@ -25,8 +25,9 @@ enum class error_kind : std::uint8_t {
     closed,   // the server closed the connection before the response was complete
     parse,    // the response was not valid HTTP/1.1
     other,
+    handshake,  // the TLS handshake failed (certificate, version, alert, or the peer left during it)
 };
-inline constexpr std::size_t error_kind_count = 6;
+inline constexpr std::size_t error_kind_count = 7;
 const char* to_string(error_kind k);
 
 struct raw_stats {
@@ -37,6 +38,13 @@ struct raw_stats {
     std::array<std::uint64_t, error_kind_count> errors{};
     std::uint64_t connections_opened = 0;
     std::uint64_t bytes_read = 0;
+    // https: handshakes that completed, by whether the server resumed the offered session; and
+    // what the first one negotiated (the same for every connection against one server).
+    std::uint64_t tls_full_handshakes = 0;
+    std::uint64_t tls_resumed_handshakes = 0;
+    std::string tls_protocol;  // "TLSv1.3"
+    std::string tls_cipher;
+    std::string tls_alpn;  // "" when the server chose none
 
     void count_status(unsigned status);
     void count_error(error_kind k) { ++errors[static_cast<std::size_t>(k)]; }

@@ -359,6 +359,10 @@ void read_target(reader& r, const toml::table& t, target_spec& target) {
             r.error(*node, "url: " + err);
             continue;
         }
+        if (o.tls.enabled) {
+            r.error(*node, "url: the surge speaks plain HTTP only (https:// is for anteroom-bench raw)");
+            continue;
+        }
         if (o.target_ip.find(':') != std::string::npos) {
             r.error(*node, "url: the surge binds source addresses in 127.0.0.0/8, so the target must be IPv4");
             continue;

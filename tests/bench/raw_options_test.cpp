@@ -71,8 +71,7 @@ TEST(BenchRawOptions, HelpExitsZeroWithText) {
 
 TEST(BenchRawOptions, BadOptionsExitTwoWithAClearMessage) {
     expect_bad({}, "url");
-    expect_bad({"https://127.0.0.1:8443/"}, "https:// is not supported yet");
-    expect_bad({"ftp://127.0.0.1/"}, "must start with http://");
+    expect_bad({"ftp://127.0.0.1/"}, "must start with http:// or https://");
     expect_bad({"http://localhost:8080/"}, "literal IP address");
     expect_bad({"http://127.0.0.1:0/"}, "bad port");
     expect_bad({"http://127.0.0.1:99999/"}, "bad port");
@@ -92,6 +91,44 @@ TEST(BenchRawOptions, BadOptionsExitTwoWithAClearMessage) {
     expect_bad({"-m", "GE T", "http://127.0.0.1:80/"}, "--method");
     expect_bad({"--body-file", "/nonexistent/x", "http://127.0.0.1:80/"}, "--body-file");
     expect_bad({"--bogus", "http://127.0.0.1:80/"}, "--bogus");
+}
+
+TEST(BenchRawOptions, HttpsTargetsAndTheTlsOptions) {
+    auto r = parse({"https://127.0.0.1/x"});
+    ASSERT_TRUE(r.options) << r.message;
+    EXPECT_TRUE(r.options->tls.enabled);
+    EXPECT_EQ(r.options->target_port, 443);
+    EXPECT_EQ(r.options->host_header, "127.0.0.1");
+    EXPECT_EQ(r.options->paths, std::vector<std::string>{"/x"});
+    EXPECT_TRUE(r.options->tls.cacert.empty());  // not verified unless --cacert
+    EXPECT_TRUE(r.options->tls.sni.empty());     // an IP literal is never sent as SNI
+    EXPECT_FALSE(r.options->tls.resume);
+    EXPECT_FALSE(parse({"http://127.0.0.1/"}).options->tls.enabled);
+
+    const std::string readable = ANTEROOM_SOURCE_DIR "/README.md";
+    r = parse({"--cacert", readable, "--sni", "shop.example", "--tls-version", "1.2", "--tls-resume", "--no-keepalive",
+               "https://[::1]:8443/"});
+    ASSERT_TRUE(r.options) << r.message;
+    const auto& t = r.options->tls;
+    EXPECT_EQ(t.cacert, readable);
+    EXPECT_EQ(t.sni, "shop.example");
+    EXPECT_EQ(t.version, "1.2");
+    EXPECT_TRUE(t.resume);
+    EXPECT_EQ(r.options->target_port, 8443);
+
+    // The SNI name comes from an explicit Host header unless --sni names one.
+    EXPECT_EQ(parse({"-H", "Host: shop.example:8443", "-k", "https://127.0.0.1:8443/"}).options->tls.sni, "shop.example");
+    EXPECT_EQ(parse({"-H", "host: 10.1.2.3", "https://127.0.0.1:8443/"}).options->tls.sni, "");
+    EXPECT_EQ(parse({"-H", "Host: a.example", "--sni", "b.example", "https://127.0.0.1/"}).options->tls.sni, "b.example");
+
+    expect_bad({"--tls-resume", "http://127.0.0.1/"}, "need an https:// URL");
+    expect_bad({"-k", "http://127.0.0.1/"}, "need an https:// URL");
+    expect_bad({"--sni", "a.example", "http://127.0.0.1/"}, "need an https:// URL");
+    expect_bad({"-k", "--cacert", readable, "https://127.0.0.1/"}, "excludes");
+    expect_bad({"--cacert", "/nonexistent/ca.pem", "https://127.0.0.1/"}, "--cacert: cannot read");
+    expect_bad({"--tls-version", "1.1", "https://127.0.0.1/"}, "--tls-version");
+    expect_bad({"--sni", "bad name", "https://127.0.0.1/"}, "--sni");
+    expect_bad({"https://127.0.0.1:0/"}, "bad port");
 }
 
 TEST(BenchRawOptions, Durations) {

@@ -118,7 +118,7 @@ TEST(SurgeScenario, BadFilesNameTheLineAndTheProblem) {
     expect_error(with(minimal, "share = 0.3", "share = 0.2"), 6, "the shares add up to 0.9, not 1");
     expect_error(with(minimal, "127.9.0.1-127.9.0.8", "10.0.0.1-10.0.0.8"), 14, "source: addresses must be in 127.0.0.0/8");
     expect_error(with(minimal, "127.9.0.1-127.9.0.8", "127.9.0.9-127.9.0.8"), 14, "the first address is above the last");
-    expect_error(with(minimal, "http://127.0.0.1:8080/book", "https://127.0.0.1/"), 3, "url: https:// is not supported");
+    expect_error(with(minimal, "http://127.0.0.1:8080/book", "https://127.0.0.1/"), 3, "url: the surge speaks plain HTTP only");
     expect_error(with(minimal, "http://127.0.0.1:8080/book", "http://[::1]:8080/"), 3, "the target must be IPv4");
     expect_error(with(minimal, "http://127.0.0.1:8080/book", "http://example.org/"), 3, "literal IP address");
     expect_error(with(minimal, "name = \"flood\"", "name = \"people\""), 10, "name 'people' is used twice");
