@@ -23,8 +23,18 @@ struct listen_address {
     friend bool operator==(const listen_address&, const listen_address&) = default;
 };
 
+// A plain listener speaks HTTP; a TLS listener terminates TLS first ([tls] holds the
+// certificates); a redirect listener answers every request with 308 to the https:// URL.
+enum class listener_kind { plain, tls, redirect };
+
+struct listener_config {
+    listen_address address;
+    listener_kind kind = listener_kind::plain;
+    friend bool operator==(const listener_config&, const listener_config&) = default;
+};
+
 struct server_config {
-    std::vector<listen_address> listen{{"127.0.0.1", 8080}};
+    std::vector<listener_config> listen{{{"127.0.0.1", 8080}}};
     unsigned threads = 0;  // 0 = number of cores
     bool reuse_port = true;
     std::uint32_t max_connections = 10000;
@@ -54,6 +64,12 @@ struct upstream_config {
     std::uint32_t max_fails = 3;           // consecutive failures before ejection
     duration_ms fail_backoff{10'000};      // first ejection length; doubles up to 8x
     bool retry_idempotent = true;
+    // TLS to the upstream: verified against tls_ca_file (or the system store), SNI and the
+    // name checked = tls_server_name (or the server's address).
+    bool tls = false;
+    bool tls_verify = true;
+    std::string tls_ca_file;
+    std::string tls_server_name;
 };
 
 struct route_config {
@@ -252,6 +268,36 @@ struct bot_detect_config {
     static std::vector<tls_family> default_tls_families();
 };
 
+// [tls]: certificates and policy of the TLS listeners. The defaults follow the widely used
+// "intermediate" recommendation (TLS 1.2 + 1.3, ECDHE with AEAD ciphers).
+struct tls_certificate_config {
+    std::string cert_file;            // PEM: the certificate, then its chain
+    std::string key_file;             // PEM private key (ECDSA or RSA)
+    std::vector<std::string> names;   // SNI names ("*.example.org" allowed); empty = from the certificate
+    bool is_default = false;          // served when no name matches (else the first certificate)
+    std::string origin;               // "anteroom.toml:12: tls.certificate[0]", for messages at load
+};
+
+enum class tls_version { v1_2, v1_3 };
+
+struct tls_config {
+    std::vector<tls_certificate_config> certificates;
+    tls_version min_version = tls_version::v1_2;
+    std::string ciphers =  // TLS 1.2 (OpenSSL names), in server preference order
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+    std::string ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+    std::string groups = "X25519:prime256v1:secp384r1";
+    bool session_tickets = true;
+    duration_ms ticket_key_rotation{3600'000};  // a new ticket key this often; old ones decrypt 2 more periods
+    std::uint32_t session_cache_size = 20'480;  // TLS 1.2 session cache entries (0 = off)
+    duration_ms session_timeout{3600'000};      // lifetime of a cached session or ticket
+    duration_ms handshake_timeout{10'000};
+    duration_ms hsts_max_age{0};                // 0 = no Strict-Transport-Security header
+    bool hsts_include_subdomains = false;
+    std::uint16_t redirect_port = 0;            // redirect listeners point here (0 = first TLS listener)
+};
+
 struct config {
     std::string source_path;  // the file it was loaded from
     std::string state_dir = "var/anteroom";
@@ -264,6 +310,7 @@ struct config {
     std::vector<room_config> rooms;  // may be empty: no waiting room
     booking_config booking;
     bot_detect_config bot_detect;
+    tls_config tls;
 
     const upstream_config* find_upstream(const std::string& name) const;
 };

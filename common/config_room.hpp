@@ -40,6 +40,11 @@ enum class endpoint_paths { reserved, allowed };
 std::optional<std::string> read_room_path(error_sink& sink, const toml::node& n, const std::string& key,
                                           endpoint_paths endpoints = endpoint_paths::reserved);
 
+// [tls] with its [[tls.certificate]] tables; `file` names the config file in the origin of each
+// certificate (config_tls.cpp). The TLS keys of one [[upstream]] table.
+void read_tls(table_reader& r, tls_config& t, const std::string& file);
+void read_upstream_tls(table_reader& r, upstream_config& u);
+
 // Unique ids; no path claimed by two rooms.
 void check_rooms(error_sink& sink, const std::vector<room_config>& rooms, const std::vector<room_source>& src);
 

@@ -84,8 +84,44 @@ bool listeners_clash(const listen_address& a, const listen_address& b) {
     return (is_wildcard(a.host) || is_wildcard(b.host)) && is_v4(a.host) == is_v4(b.host);
 }
 
-// An array of at least one unique listener address. Returns the line of the array, 0 if absent.
-std::uint32_t read_address_list(table_reader& r, std::string_view name, std::vector<listen_address>& out) {
+// One listener: "host:port", or a table { address = "host:port", tls = true } (TLS) or
+// { address = "host:port", redirect_https = true } (answers with a redirect to https://).
+std::optional<listener_config> read_listener(error_sink& sink, const toml::node& n, const std::string& key) {
+    const auto* t = n.as_table();
+    if (t == nullptr) {
+        if (!n.is_string()) {
+            sink.add(n, key,
+                     "expected an address string or a table { address = \"...\", tls = true }, got " +
+                         std::string(type_name(n.type())));
+            return std::nullopt;
+        }
+        const auto a = get_address(sink, n, key, port_zero::allowed);
+        return a ? std::optional<listener_config>(listener_config{*a, listener_kind::plain}) : std::nullopt;
+    }
+    table_reader r(sink, *t, key);
+    std::optional<listener_config> out;
+    if (const auto* a = r.required("address")) {
+        if (const auto v = get_address(sink, *a, r.key("address"), port_zero::allowed)) {
+            out = listener_config{*v, listener_kind::plain};
+        }
+    }
+    bool tls = false;
+    bool redirect = false;
+    r.read("tls", tls);
+    r.read("redirect_https", redirect);
+    r.finish();
+    if (tls && redirect) {
+        sink.add(n, key, "a listener cannot both speak TLS and redirect to it (tls and redirect_https)");
+        return std::nullopt;
+    }
+    if (out) {
+        out->kind = tls ? listener_kind::tls : redirect ? listener_kind::redirect : listener_kind::plain;
+    }
+    return out;
+}
+
+// An array of at least one listener, each address once. Returns the line of the array, 0 if absent.
+std::uint32_t read_listeners(table_reader& r, std::string_view name, std::vector<listener_config>& out) {
     const auto* n = r.optional(name);
     if (n == nullptr) {
         return 0;
@@ -98,18 +134,21 @@ std::uint32_t read_address_list(table_reader& r, std::string_view name, std::vec
     if (arr->empty()) {
         r.sink().add(*n, key, "must list at least one address");
     }
-    std::vector<listen_address> list;
+    std::vector<listener_config> list;
     for (std::size_t i = 0; i < arr->size(); ++i) {
         const auto& el = (*arr)[i];
-        const auto a = get_address(r.sink(), el, indexed(key, i), port_zero::allowed);
-        if (!a) {
+        const auto l = read_listener(r.sink(), el, indexed(key, i));
+        if (!l) {
             continue;
         }
-        if (a->port != 0 && std::find(list.begin(), list.end(), *a) != list.end()) {
-            r.sink().add(el, indexed(key, i), "duplicate address " + a->text());
+        const bool dup = l->address.port != 0 && std::any_of(list.begin(), list.end(), [&](const listener_config& o) {
+                             return o.address == l->address;
+                         });
+        if (dup) {
+            r.sink().add(el, indexed(key, i), "duplicate address " + l->address.text());
             continue;
         }
-        list.push_back(*a);
+        list.push_back(*l);
     }
     out = std::move(list);
     return n->source().begin.line;
@@ -144,7 +183,7 @@ void read_trusted_proxies(table_reader& r, std::vector<cidr>& out) {
 }
 
 std::uint32_t read_server(table_reader& r, server_config& s) {
-    const auto listen_line = read_address_list(r, "listen", s.listen);
+    const auto listen_line = read_listeners(r, "listen", s.listen);
     r.read_integer("threads", s.threads, 0, 256);
     r.read("reuse_port", s.reuse_port);
     r.read_integer("max_connections", s.max_connections, 1, 1'000'000);
@@ -233,6 +272,7 @@ upstream_source read_upstream(table_reader& r, upstream_config& u, std::string k
     r.read_integer("max_fails", u.max_fails, 1, 1'000);
     r.read("fail_backoff", u.fail_backoff, 1ms, 1h);
     r.read("retry_idempotent", u.retry_idempotent);
+    read_upstream_tls(r, u);
     r.finish();
     return src;
 }
@@ -338,6 +378,23 @@ void with_section(table_reader& root, std::string_view name, Each&& each) {
     }
 }
 
+// A TLS listener needs a certificate; a redirect needs somewhere to send visitors.
+void check_tls_listeners(error_sink& sink, const config& cfg, std::uint32_t server_line, std::uint32_t tls_line) {
+    const auto has = [&](listener_kind k) {
+        return std::any_of(cfg.server.listen.begin(), cfg.server.listen.end(),
+                           [k](const listener_config& l) { return l.kind == k; });
+    };
+    const std::uint32_t line = std::max<std::uint32_t>(server_line, 1);
+    if (has(listener_kind::tls) && cfg.tls.certificates.empty()) {
+        sink.add(std::max(line, tls_line), tls_line != 0 ? "tls.certificate" : "server.listen",
+                 "a listener has tls = true but no [[tls.certificate]] is configured");
+    }
+    if (has(listener_kind::redirect) && !has(listener_kind::tls) && cfg.tls.redirect_port == 0) {
+        sink.add(line, "server.listen",
+                 "a listener redirects to HTTPS but no listener has tls = true; add one or set tls.redirect_port");
+    }
+}
+
 void check_upstream_names(error_sink& sink, const config& cfg, const std::vector<upstream_source>& src) {
     for (std::size_t i = 0; i < cfg.upstreams.size(); ++i) {
         for (std::size_t j = 0; j < i && src[i].name_line != 0; ++j) {
@@ -383,9 +440,9 @@ void check_admin_listen(error_sink& sink, const config& cfg, std::uint32_t admin
         return;
     }
     for (const auto& l : cfg.server.listen) {
-        if (listeners_clash(l, cfg.admin.listen)) {
+        if (listeners_clash(l.address, cfg.admin.listen)) {
             sink.add(admin_line != 0 ? admin_line : std::max<std::uint32_t>(server_line, 1), "admin.listen",
-                     cfg.admin.listen.text() + " clashes with server.listen " + l.text() +
+                     cfg.admin.listen.text() + " clashes with server.listen " + l.address.text() +
                          "; use another port or set admin.enabled = false");
         }
     }
@@ -446,6 +503,11 @@ config_result parse_checked(std::string_view text, const std::string& name) {
     with_section(root, "admission", [&](table_reader& r) { read_admission(r, cfg->admission); });
     with_section(root, "booking", [&](table_reader& r) { read_booking(r, cfg->booking); });
     with_section(root, "bot_detect", [&](table_reader& r) { read_bot_detect(r, cfg->bot_detect); });
+    std::uint32_t tls_line = 0;
+    with_section(root, "tls", [&](table_reader& r) {
+        tls_line = r.line();
+        read_tls(r, cfg->tls, name);
+    });
     std::vector<room_source> room_src;
     for_each_table(root, "room", [&](table_reader& r, const std::string& key) {
         cfg->rooms.emplace_back();
@@ -468,6 +530,7 @@ config_result parse_checked(std::string_view text, const std::string& name) {
     check_upstream_names(sink, *cfg, up_src);
     check_routes(sink, *cfg, up_src, route_src);
     check_admin_listen(sink, *cfg, admin_listen_line, server_listen_line);
+    check_tls_listeners(sink, *cfg, server_listen_line, tls_line);
     check_rooms(sink, cfg->rooms, room_src);
 
     if (!sink.empty()) {

@@ -79,34 +79,21 @@ std::string format_access_line(const access_record& r) {
             s += '"';
         }
     }
+    if (!r.ja4.empty()) {
+        s += ",\"ja4\":\"";
+        json_escape_append(s, r.ja4);
+        s += '"';
+    }
     s += '}';
     return s;
 }
 
-void write_access_line(shared_state& sh, const http::request_header<>& req, std::string_view path,
-                       unsigned status, std::uint64_t bytes_in, std::uint64_t bytes_out,
-                       std::chrono::steady_clock::time_point start, std::chrono::system_clock::time_point wall,
-                       std::string_view upstream, std::int64_t upstream_us, std::string_view request_id,
-                       const ip_address& client, std::string_view tag, int bot_score, std::uint32_t bot_reasons) {
+void write_access_line(shared_state& sh, access_record& r, std::chrono::steady_clock::time_point start) {
     if (sh.access == nullptr || !sh.access->enabled()) {
         return;
     }
-    access_record r;
-    r.method = req.method_string();
-    r.path = path;
-    r.status = status;
-    r.bytes_in = bytes_in;
-    r.bytes_out = bytes_out;
     r.duration_us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
-    r.upstream = upstream;
-    r.upstream_us = upstream_us;
-    r.request_id = request_id;
-    r.client = client;
-    r.tag = tag;
-    r.bot_score = bot_score;
-    r.bot_reasons = bot_reasons;
-    r.time = wall;
     sh.access->push(format_access_line(r));
 }
 

@@ -27,17 +27,14 @@ struct access_record {
     std::string_view tag;
     int bot_score = -1;              // -1: not scored (bot detection off)
     std::uint32_t bot_reasons = 0;   // bot_detect::reason bits
+    std::string_view ja4;            // TLS ClientHello fingerprint ("" = plain HTTP)
     std::chrono::system_clock::time_point time;
 };
 
 std::string format_access_line(const access_record& r);
 
-void write_access_line(shared_state& sh, const http::request_header<>& req, std::string_view path,
-                       unsigned status, std::uint64_t bytes_in, std::uint64_t bytes_out,
-                       std::chrono::steady_clock::time_point start, std::chrono::system_clock::time_point wall,
-                       std::string_view upstream, std::int64_t upstream_us, std::string_view request_id,
-                       const ip_address& client, std::string_view tag, int bot_score = -1,
-                       std::uint32_t bot_reasons = 0);
+// `r` without duration_us, which is measured here from `start`.
+void write_access_line(shared_state& sh, access_record& r, std::chrono::steady_clock::time_point start);
 // For requests rejected before their head could be parsed.
 void write_access_line_minimal(shared_state& sh, unsigned status, const ip_address& client,
                                std::string_view request_id);

@@ -1,5 +1,6 @@
 #include "proxy/http_rules.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -466,6 +467,50 @@ std::string_view to_string(head_defect d) {
         return "too_many_headers";
     }
     return "unknown";
+}
+
+std::optional<std::string> https_location(std::string_view host, std::uint16_t port, std::string_view target) {
+    std::string_view name = host;
+    if (name.starts_with('[')) {
+        const auto close = name.find(']');
+        if (close == std::string_view::npos) {
+            return std::nullopt;
+        }
+        const auto literal = name.substr(1, close - 1);
+        if (literal.empty() || literal.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
+            return std::nullopt;
+        }
+        name = name.substr(0, close + 1);
+    } else {
+        if (const auto colon = name.rfind(':'); colon != std::string_view::npos) {
+            name = name.substr(0, colon);
+        }
+        const bool ok = !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+        });
+        if (!ok) {
+            return std::nullopt;
+        }
+    }
+    if (target.starts_with("http://") || target.starts_with("https://")) {
+        const auto after_scheme = target.find("//") + 2;
+        const auto slash = target.find_first_of("/?", after_scheme);
+        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+    if (target.empty() || target == "*") {
+        target = "/";
+    }
+    std::string out = "https://";
+    out += name;
+    if (port != 0 && port != 443) {
+        out += ':';
+        out += std::to_string(port);
+    }
+    if (target.front() != '/') {
+        out += '/';
+    }
+    out += target;
+    return out;
 }
 
 }  // namespace anteroom::proxy

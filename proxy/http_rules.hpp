@@ -4,6 +4,8 @@
 // differently-lenient upstream is how requests get smuggled). Pure: bytes in, verdict out.
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace anteroom::proxy {
@@ -37,5 +39,10 @@ head_check check_request_head(std::string_view head, std::size_t max_fields = 10
 std::size_t find_head_end(std::string_view bytes);
 
 std::string_view to_string(head_defect d);
+
+// Where a redirect listener sends a request: "https://" + the Host without its port + ":port"
+// (left out for 443 and 0) + the target (an absolute-form target keeps only its path and
+// query). nullopt when the Host is missing or not a plain host name or IP literal.
+std::optional<std::string> https_location(std::string_view host, std::uint16_t port, std::string_view target);
 
 }  // namespace anteroom::proxy

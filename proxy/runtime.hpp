@@ -16,7 +16,14 @@
 #include "proxy/pipeline.hpp"
 #include "proxy/upstream_health.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace anteroom::proxy {
+
+class tls_server;
+class ticket_keys;
 
 struct upstream_metrics {
     histogram* latency = nullptr;       // request sent -> response head received
@@ -30,6 +37,7 @@ struct upstream_group {
     std::vector<std::shared_ptr<server_state>> servers;
     mutable std::atomic<std::uint64_t> rr{0};
     upstream_metrics metrics;
+    std::shared_ptr<boost::asio::ssl::context> tls;  // set when the upstream speaks TLS
 };
 
 struct route_entry {
@@ -44,6 +52,8 @@ struct runtime {
     std::vector<std::unique_ptr<upstream_group>> upstreams;
     std::vector<route_entry> routes;  // longest prefix first
     filter_chain filters;
+    std::shared_ptr<const tls_server> tls;  // null without [[tls.certificate]]
+    std::string hsts;                       // Strict-Transport-Security value over TLS ("" = none)
 
     // The route for a path (longest prefix), or null.
     const route_entry* route_for(std::string_view path) const;
@@ -53,7 +63,9 @@ struct runtime {
 // counts survive a SIGHUP.
 class server_state_registry {
 public:
-    std::shared_ptr<server_state> get(const listen_address& addr);
+    // `scope` separates servers that share an address but not how they are reached (an upstream
+    // with TLS settings of its own): "" for plain upstreams.
+    std::shared_ptr<server_state> get(const listen_address& addr, const std::string& scope = "");
 
 private:
     std::mutex mu_;
@@ -61,8 +73,11 @@ private:
 };
 
 // `builtin_address` replaces "builtin" upstream servers (the embedded upstream's loopback port).
+// TLS contexts are built here (from the certificate files as they are now), so this can fail:
+// null with `err`, and nothing else changed.
 std::shared_ptr<const runtime> build_runtime(std::shared_ptr<const config> cfg, filter_chain filters,
                                              server_state_registry& states, metrics_registry& metrics,
-                                             const std::optional<listen_address>& builtin_address);
+                                             const std::optional<listen_address>& builtin_address,
+                                             const std::shared_ptr<ticket_keys>& keys, std::string& err);
 
 }  // namespace anteroom::proxy

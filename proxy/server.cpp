@@ -14,6 +14,7 @@
 #include "booking/service.hpp"
 #include "proxy/builtin_upstream.hpp"
 #include "proxy/session.hpp"
+#include "proxy/tls.hpp"
 #include "common/simple_server.hpp"
 #include "proxy/worker.hpp"
 
@@ -52,7 +53,7 @@ bool open_acceptor(tcp::acceptor& a, const tcp::endpoint& ep, bool reuse_port, s
 
 struct server::impl {
     struct listener {
-        listen_address configured;
+        listener_config configured;
         tcp::endpoint bound;
         // One acceptor per worker with SO_REUSEPORT, or one (on worker 0) that distributes.
         std::vector<std::pair<worker*, std::shared_ptr<tcp::acceptor>>> acceptors;
@@ -76,6 +77,7 @@ struct server::impl {
     std::unique_ptr<bot_service> bots;
     std::optional<listen_address> builtin_address;
     std::string admin_token;
+    std::shared_ptr<ticket_keys> tickets = std::make_shared<ticket_keys>();  // outlive reloads
 
     mutable std::mutex mu;  // guards cfg, rt, listeners, stopped
     std::shared_ptr<const config> cfg;
@@ -87,7 +89,8 @@ struct server::impl {
     counter* reload_ok = nullptr;
     counter* reload_failed = nullptr;
 
-    net::awaitable<void> accept_loop(worker& w, std::shared_ptr<tcp::acceptor> acc, bool distribute) {
+    net::awaitable<void> accept_loop(worker& w, std::shared_ptr<tcp::acceptor> acc, bool distribute,
+                                     listener_kind kind) {
         for (;;) {
             auto [ec, sock] = co_await acc->async_accept(use_tuple);
             if (!acc->is_open() || ec == net::error::operation_aborted) {
@@ -115,27 +118,27 @@ struct server::impl {
                     beast::error_code rec;
                     const auto protocol = sock.local_endpoint(rec).protocol();
                     const int fd = sock.release(rec);
-                    net::post(target.ioc(), [this, &target, protocol, fd] {
+                    net::post(target.ioc(), [this, &target, protocol, fd, kind] {
                         beast::error_code aec;
                         tcp::socket s(target.ioc());
                         s.assign(protocol, fd, aec);
-                        start_session(target, std::move(s));
+                        start_session(target, std::move(s), kind);
                     });
                     continue;
                 }
             }
-            start_session(w, std::move(sock));
+            start_session(w, std::move(sock), kind);
         }
     }
 
-    void start_session(worker& w, tcp::socket sock) {
+    void start_session(worker& w, tcp::socket sock, listener_kind kind) {
         beast::error_code ec;
         const auto ep = sock.remote_endpoint(ec);
         if (ec) {
             return;
         }
         sock.set_option(tcp::no_delay(true), ec);
-        auto s = std::make_shared<session>(w, std::move(sock), to_ip(ep.address()));
+        auto s = std::make_shared<session>(w, std::move(sock), to_ip(ep.address()), kind);
         net::co_spawn(w.ioc(), s->run(), net::detached);
     }
 
@@ -180,9 +183,9 @@ struct server::impl {
         return cfg->server.max_connections;
     }
 
-    bool open_listener(const listen_address& addr, listener& out, std::string& err) {
+    bool open_listener(const listener_config& addr, listener& out, std::string& err) {
         out.configured = addr;
-        tcp::endpoint ep = to_endpoint(addr);
+        tcp::endpoint ep = to_endpoint(addr.address);
         const bool reuse_port = cfg->server.reuse_port;
         const std::size_t count = reuse_port ? workers.size() : 1;
         for (std::size_t i = 0; i < count; ++i) {
@@ -198,7 +201,7 @@ struct server::impl {
             out.acceptors.emplace_back(workers[i].get(), acc);
         }
         for (auto& [w, acc] : out.acceptors) {
-            net::co_spawn(w->ioc(), accept_loop(*w, acc, !reuse_port), net::detached);
+            net::co_spawn(w->ioc(), accept_loop(*w, acc, !reuse_port, addr.kind), net::detached);
         }
         return true;
     }
@@ -207,17 +210,41 @@ struct server::impl {
     // logged once the last one is closed, so the line means the port really refuses now.
     void close_listener(listener& l, bool announce = false) {
         auto remaining = std::make_shared<std::atomic<std::size_t>>(l.acceptors.size());
-        const std::string text = to_listen_address(l.bound).text();
+        const std::string text = listen_url(l);
         for (auto& [w, acc] : l.acceptors) {
             net::post(w->ioc(), [acc, remaining, text, announce] {
                 beast::error_code ec;
                 acc->close(ec);
                 if (remaining->fetch_sub(1) == 1 && announce) {
-                    ANTEROOM_LOG(log_level::info, "server", "stopped listening on http://" + text);
+                    ANTEROOM_LOG(log_level::info, "server", "stopped listening on " + text);
                 }
             });
         }
         l.acceptors.clear();
+    }
+
+    static std::string listen_url(const listener& l) {
+        const auto text = to_listen_address(l.bound).text();
+        switch (l.configured.kind) {
+        case listener_kind::tls:
+            return "https://" + text;
+        case listener_kind::redirect:
+            return "http://" + text + " (redirects to HTTPS)";
+        case listener_kind::plain:
+            break;
+        }
+        return "http://" + text;
+    }
+
+    // Redirect listeners send visitors to tls.redirect_port, else to the first TLS listener.
+    void update_https_port(const config& c) {
+        std::uint16_t port = c.tls.redirect_port;
+        for (const auto& l : listeners) {
+            if (port == 0 && l.configured.kind == listener_kind::tls) {
+                port = l.bound.port();
+            }
+        }
+        shared.https_port.store(port);
     }
 
     bool read_admin_token(const config& c, std::string& token, std::string& err) {
@@ -314,6 +341,11 @@ bool server::start(std::string& err) {
     d.shared.timeouts = &m.get_counter("anteroom_timeouts_total", "Client connections timed out mid-request");
     d.shared.bad_requests = &m.get_counter("anteroom_bad_requests_total", "Requests rejected as malformed");
     d.shared.pool_idle = &m.get_gauge("anteroom_upstream_pool_idle", "Idle upstream keep-alive connections");
+    const char* tls_help = "TLS handshakes by outcome (plain_http: an HTTP request on a TLS port)";
+    d.shared.tls_full = &m.get_counter("anteroom_tls_handshakes_total", tls_help, "result=\"full\"");
+    d.shared.tls_resumed = &m.get_counter("anteroom_tls_handshakes_total", tls_help, "result=\"resumed\"");
+    d.shared.tls_failed = &m.get_counter("anteroom_tls_handshakes_total", tls_help, "result=\"failed\"");
+    d.shared.tls_plain_http = &m.get_counter("anteroom_tls_handshakes_total", tls_help, "result=\"plain_http\"");
     d.reload_ok = &m.get_counter("anteroom_config_reloads_total", "Config reloads", "result=\"ok\"");
     d.reload_failed = &m.get_counter("anteroom_config_reloads_total", "Config reloads", "result=\"error\"");
 
@@ -358,7 +390,10 @@ bool server::start(std::string& err) {
     d.admission->commit(d.cfg);
     d.admission->set_builtin_address(d.builtin_address);
     d.rt = build_runtime(d.cfg, d.filters_for(c, std::move(admission_filter), std::move(bot_filters)), d.states, m,
-                         d.builtin_address);
+                         d.builtin_address, d.tickets, err);
+    if (!d.rt) {
+        return false;
+    }
     for (auto& w : d.workers) {
         w->set_runtime(d.rt);
     }
@@ -369,6 +404,7 @@ bool server::start(std::string& err) {
         }
         d.listeners.push_back(std::move(l));
     }
+    d.update_https_port(c);
     if (c.admin.enabled) {
         d.admin = std::make_unique<simple_server>(d.control, make_admin_handler(admin_hooks{
             [this] { return impl_->metrics.render() + impl_->admission->render_metrics(); },
@@ -409,8 +445,8 @@ bool server::start(std::string& err) {
     });
     for (const auto& l : d.listeners) {
         ANTEROOM_LOG(log_level::info, "server",
-                     "listening on http://" + to_listen_address(l.bound).text() + " with " +
-                         std::to_string(d.workers.size()) + " worker threads");
+                     "listening on " + impl::listen_url(l) + " with " + std::to_string(d.workers.size()) +
+                         " worker threads");
     }
     if (d.admin) {
         ANTEROOM_LOG(log_level::info, "server",
@@ -514,6 +550,15 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
         ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
         return false;
     }
+    // The certificates are read again from their files: a renewed certificate takes effect
+    // here; one that fails to load keeps the running ones.
+    auto next_rt = build_runtime(next, d.filters_for(c, std::move(admission_filter), std::move(bot_filters)),
+                                 d.states, d.metrics, d.builtin_address, d.tickets, err);
+    if (!next_rt) {
+        d.reload_failed->inc();
+        ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
+        return false;
+    }
     // Listeners: keep the ones that stay (their sockets and connections are untouched), open
     // the new ones first so a failed bind leaves everything as it was.
     std::vector<impl::listener> kept;
@@ -547,11 +592,12 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
     for (auto& l : opened) {
         // Same wording as at start: with port 0 this line is the only way to learn the port.
         ANTEROOM_LOG(log_level::info, "server",
-                     "listening on http://" + to_listen_address(l.bound).text() + " with " +
-                         std::to_string(d.workers.size()) + " worker threads");
+                     "listening on " + impl::listen_url(l) + " with " + std::to_string(d.workers.size()) +
+                         " worker threads");
         kept.push_back(std::move(l));
     }
     d.listeners = std::move(kept);
+    d.update_https_port(c);
     if (c.server.threads != d.cfg->server.threads) {
         ANTEROOM_LOG(log_level::warn, "config", "server.threads changes take effect at the next start");
     }
@@ -568,8 +614,7 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
     d.admin_token = std::move(token);
     d.cfg = next;
     d.admission->commit(next);
-    d.rt = build_runtime(next, d.filters_for(c, std::move(admission_filter), std::move(bot_filters)), d.states,
-                         d.metrics, d.builtin_address);
+    d.rt = std::move(next_rt);
     d.publish_runtime(d.rt);
     d.reload_ok->inc();
     ANTEROOM_LOG(log_level::info, "config", "reloaded " + (c.source_path.empty() ? std::string("config") : c.source_path));

@@ -1,12 +1,17 @@
 #include "proxy/session.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <openssl/ssl.h>
+
+#include "bot_detect/client_hello.hpp"
 
 #include "proxy/access_line.hpp"
 #include "proxy/error_page.hpp"
 #include "proxy/headers.hpp"
 #include "proxy/http_rules.hpp"
 #include "common/endpoint.hpp"
+#include "proxy/stream_impl.hpp"
+#include "proxy/tls.hpp"
 #include "proxy/worker.hpp"
 
 namespace anteroom::proxy {
@@ -123,8 +128,8 @@ struct session::request_state {
     std::chrono::system_clock::time_point wall_start = std::chrono::system_clock::now();
 };
 
-session::session(worker& w, tcp::socket sock, ip_address peer)
-    : w_(w), sock_(std::move(sock)), peer_(peer), deadline_(clock::time_point::max()) {
+session::session(worker& w, tcp::socket sock, ip_address peer, listener_kind kind)
+    : w_(w), stream_(std::move(sock)), peer_(peer), kind_(kind), deadline_(clock::time_point::max()) {
     w_.add_session(this);
 }
 
@@ -145,39 +150,46 @@ void session::check_deadline(time_point now) {
     }
     timed_out_ = true;
     beast::error_code ec;
-    sock_.cancel(ec);
+    stream_.socket().cancel(ec);
     if (upstream_ != nullptr) {
-        upstream_->cancel(ec);
+        upstream_->socket().cancel(ec);
     }
 }
 
 void session::check_idle(time_point now) {
-    if (idle_ && !park_requested_ && buf_.capacity() != 0 && now - idle_since_ >= park_after) {
+    // TLS connections are not parked: their input may sit in OpenSSL's buffers, where waiting
+    // for the socket to become readable would not see it.
+    if (idle_ && !park_requested_ && !stream_.is_tls() && buf_.capacity() != 0 && now - idle_since_ >= park_after) {
         park_requested_ = true;
         beast::error_code ec;
-        sock_.cancel(ec);
+        stream_.socket().cancel(ec);
     }
 }
 
 void session::close_if_idle() {
     if (idle_) {
         beast::error_code ec;
-        sock_.cancel(ec);
+        stream_.socket().cancel(ec);
     }
 }
 
 void session::close_now() {
     beast::error_code ec;
-    sock_.shutdown(tcp::socket::shutdown_both, ec);
-    sock_.cancel(ec);
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().cancel(ec);
     if (upstream_ != nullptr) {
-        upstream_->cancel(ec);
+        upstream_->socket().cancel(ec);
     }
 }
 
 net::awaitable<void> session::run() {
     auto self = shared_from_this();
     shared_state& sh = w_.shared();
+    if (kind_ == listener_kind::tls && !co_await tls_accept()) {
+        beast::error_code ec;
+        stream_.socket().close(ec);
+        co_return;
+    }
     for (;;) {
         if (buf_.size() == 0) {
             // Between requests. A busy connection reads straight into its buffer (the read is
@@ -194,7 +206,7 @@ net::awaitable<void> session::run() {
             idle_ = true;
             bool got = false;
             if (!park_requested_) {
-                auto [ec, n] = co_await sock_.async_read_some(buf_.prepare(idle_read_size), use_tuple);
+                auto [ec, n] = co_await stream_.async_read_some(buf_.prepare(idle_read_size), use_tuple);
                 if (!ec) {
                     buf_.commit(n);
                     got = true;
@@ -206,7 +218,7 @@ net::awaitable<void> session::run() {
             }
             if (!got) {
                 buf_.shrink_to_fit();
-                auto [ec] = co_await sock_.async_wait(tcp::socket::wait_read, use_tuple);
+                auto [ec] = co_await stream_.socket().async_wait(tcp::socket::wait_read, use_tuple);
                 if (ec || timed_out_) {
                     idle_ = false;
                     break;
@@ -220,11 +232,89 @@ net::awaitable<void> session::run() {
         }
     }
     beast::error_code ec;
-    sock_.shutdown(tcp::socket::shutdown_send, ec);
-    if (linger_ && !ec) {
+    if (stream_.is_tls()) {
+        co_await close_tls();
+    }
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (linger_ && !ec && !stream_.is_tls()) {
         co_await linger();
     }
-    sock_.close(ec);
+    stream_.socket().close(ec);
+}
+
+// A TLS connection ends with close_notify both ways (bounded: a client that does not answer
+// is not waited for). Unread input is drained by OpenSSL while it waits for the peer's.
+net::awaitable<void> session::close_tls() {
+    if (timed_out_) {
+        co_return;
+    }
+    set_deadline(std::min(std::chrono::milliseconds(1000), w_.current_runtime()->cfg->server.body_timeout));
+    auto [ec] = co_await stream_.async_tls_shutdown(use_tuple);
+    (void)ec;
+}
+
+net::awaitable<bool> session::tls_accept() {
+    shared_state& sh = w_.shared();
+    const auto rt = w_.current_runtime();
+    tls_ = rt->tls;
+    if (!tls_) {
+        sh.tls_failed->inc();
+        co_return false;  // not reached: the config check requires a certificate for TLS listeners
+    }
+    set_deadline(rt->cfg->tls.handshake_timeout);
+    // The ClientHello, read whole (it may span TCP segments and TLS records) before OpenSSL
+    // sees it, for its fingerprint.
+    for (;;) {
+        const auto* p = static_cast<const std::uint8_t*>(buf_.data().data());
+        const auto status = bot::scan_client_hello({p, buf_.size()});
+        if (status == bot::hello_status::complete) {
+            if (const auto hello = bot::parse_client_hello({p, buf_.size()})) {
+                ja4_ = bot::ja4(*hello);
+            }
+            break;
+        }
+        if (status == bot::hello_status::not_tls) {
+            sh.tls_plain_http->inc();
+            static constexpr std::string_view answer =
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+                "Content-Length: 50\r\n\r\nThis port speaks HTTPS. Use https:// to reach it.\n";
+            static_assert(answer.size() - answer.find("\r\n\r\n") - 4 == 50);
+            auto [ec, n] = co_await net::async_write(stream_.socket(), net::buffer(answer), use_tuple);
+            (void)n;
+            if (!ec) {
+                linger_ = true;
+                beast::error_code sec;
+                stream_.socket().shutdown(tcp::socket::shutdown_send, sec);
+                co_await linger();
+            }
+            co_return false;
+        }
+        if (status == bot::hello_status::invalid || buf_.size() >= bot::max_client_hello) {
+            sh.tls_failed->inc();
+            co_return false;
+        }
+        const std::size_t want = std::min<std::size_t>(4096, bot::max_client_hello - buf_.size());
+        auto [ec, n] = co_await stream_.async_read_some(buf_.prepare(want), use_tuple);
+        if (ec || timed_out_) {
+            if (buf_.size() != 0) {
+                sh.tls_failed->inc();
+            }
+            co_return false;
+        }
+        buf_.commit(n);
+    }
+    stream_.start_tls(tls_->context());
+    auto [ec, used] = co_await stream_.async_server_handshake(buf_.data(), use_tuple);
+    (void)used;
+    buf_.consume(buf_.size());
+    buf_.shrink_to_fit();
+    if (ec || timed_out_) {
+        sh.tls_failed->inc();
+        ANTEROOM_LOG(log_level::debug, "tls", "handshake failed: " + ec.message());
+        co_return false;
+    }
+    (SSL_session_reused(stream_.native_handle()) != 0 ? sh.tls_resumed : sh.tls_full)->inc();
+    co_return true;
 }
 
 // Closing a socket with unread input makes the kernel send RST, which can destroy the error
@@ -238,7 +328,7 @@ net::awaitable<void> session::linger() {
     buf_.shrink_to_fit();
     char sink[4096];
     for (;;) {
-        auto [ec, n] = co_await sock_.async_read_some(net::buffer(sink), use_tuple);
+        auto [ec, n] = co_await stream_.async_read_some(net::buffer(sink), use_tuple);
         (void)n;
         if (ec || timed_out_) {
             co_return;
@@ -265,7 +355,7 @@ net::awaitable<bool> session::read_head(const runtime& rt, std::size_t& head_len
             co_return true;  // caller answers 431
         }
         const std::size_t want = std::min<std::size_t>(4096, sc.max_header_size - buf_.size());
-        auto [ec, n] = co_await sock_.async_read_some(buf_.prepare(want), use_tuple);
+        auto [ec, n] = co_await stream_.async_read_some(buf_.prepare(want), use_tuple);
         if (ec) {
             if (timed_out_ && buf_.size() != 0) {
                 w_.shared().timeouts->inc();
@@ -315,6 +405,8 @@ net::awaitable<bool> session::handle_request() {
     st.ctx.emplace(request_ctx{req, path, peer_, peer_, false, {}, {}, nullptr, st.start, st.wall_start, {}, {}, {},
                                {}, 0, req.version(), {}, std::chrono::milliseconds{0}, false});
     auto& ctx = *st.ctx;
+    ctx.tls = stream_.is_tls();
+    ctx.ja4 = ja4_;
     if (peer_trusted) {
         ctx.client = client_address(peer_, req["X-Forwarded-For"], trusted);
     }
@@ -326,6 +418,9 @@ net::awaitable<bool> session::handle_request() {
     st.client_keep_alive = req.keep_alive() && requests_ < sc.max_requests_per_connection &&
                            !sh.draining.load(std::memory_order_relaxed);
     st.body_pending = !parser.is_done();
+    if (kind_ == listener_kind::redirect) {
+        co_return co_await send_redirect(st);
+    }
 
     st.route = st.rt.route_for(path);
     if (st.route == nullptr) {
@@ -366,8 +461,8 @@ struct relay_result {
 };
 
 template <bool isRequest, class Deadline>
-net::awaitable<relay_result<isRequest>> relay(tcp::socket& src, beast::flat_buffer& src_buf,
-                                              http::parser<isRequest, http::buffer_body>& p, tcp::socket& dst,
+net::awaitable<relay_result<isRequest>> relay(conn_stream& src, beast::flat_buffer& src_buf,
+                                              http::parser<isRequest, http::buffer_body>& p, conn_stream& dst,
                                               std::uint64_t limit, std::uint64_t& bytes, Deadline bump) {
     relay_result<isRequest> r;
     http::serializer<isRequest, http::buffer_body> sr{p.get()};
@@ -447,7 +542,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
     const std::string codings = chunked ? inner_codings(req) : std::string();
     remove_hop_by_hop(req);
     req.erase(http::field::expect);
-    add_forwarding_headers(req, forward_info{peer_, is_trusted(peer_, sc.trusted_proxies), false, host,
+    add_forwarding_headers(req, forward_info{peer_, is_trusted(peer_, sc.trusted_proxies), stream_.is_tls(), host,
                                              sc.server_name, req.version()});
     req.set("X-Request-Id", ctx.request_id);
     req.version(11);
@@ -478,7 +573,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
 
         // A pooled connection, or a new one.
         bool reused = false;
-        std::optional<tcp::socket> conn;
+        std::optional<conn_stream> conn;
         if (!fresh_only) {
             conn = w_.take_idle(server.get(), now, !retry_allowed);
         }
@@ -489,7 +584,23 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             upstream_ = &*conn;
             set_deadline(ucfg.connect_timeout);
             const auto ep = to_endpoint(server->address());
-            auto [cec] = co_await conn->async_connect(ep, use_tuple);
+            auto [cec] = co_await conn->socket().async_connect(ep, use_tuple);
+            if (!cec && !timed_out_ && group.tls) {
+                // The TLS handshake counts as part of connecting (same timeout, same failure).
+                beast::error_code nec;
+                conn->socket().set_option(tcp::no_delay(true), nec);
+                conn->start_tls(*group.tls);
+                if (!prepare_upstream_ssl(conn->native_handle(), ucfg, server->address())) {
+                    cec = net::error::invalid_argument;
+                } else {
+                    auto [hec] = co_await conn->async_client_handshake(use_tuple);
+                    cec = hec;
+                    if (hec) {
+                        ANTEROOM_LOG(log_level::warn, "upstream",
+                                     "TLS handshake with " + st.upstream_addr + " failed: " + hec.message());
+                    }
+                }
+            }
             upstream_ = nullptr;
             if (cec || timed_out_) {
                 group.metrics.failures->inc();
@@ -507,9 +618,9 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
                                               st.client_keep_alive && !st.body_pending);
             }
             beast::error_code oec;
-            conn->set_option(tcp::no_delay(true), oec);
+            conn->socket().set_option(tcp::no_delay(true), oec);
         }
-        tcp::socket& up = *conn;
+        conn_stream& up = *conn;
         upstream_ = &up;
         if (req.find(http::field::host) == req.end()) {
             req.set(http::field::host, st.upstream_addr);  // HTTP/1.0 clients may omit it
@@ -518,7 +629,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         if (expect_continue && st.body_pending) {
             static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
             set_deadline(sc.body_timeout);
-            auto [wec, wn] = co_await net::async_write(sock_, net::buffer(continue_line), use_tuple);
+            auto [wec, wn] = co_await net::async_write(stream_, net::buffer(continue_line), use_tuple);
             (void)wn;
             if (wec) {
                 upstream_ = nullptr;
@@ -529,7 +640,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         // Request head and body to the upstream.
         const auto sent_at = clock::now();
         auto bump = [this, &sc] { set_deadline(sc.body_timeout); };
-        auto rq = co_await relay(sock_, buf_, st.parser, up, st.route->max_body_size, st.bytes_in, bump);
+        auto rq = co_await relay(stream_, buf_, st.parser, up, st.route->max_body_size, st.bytes_in, bump);
         if (rq.outcome != relay_result<true>::ok) {
             upstream_ = nullptr;
             if (rq.outcome == relay_result<true>::too_large) {
@@ -631,9 +742,10 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             for (const auto& f : st.rt.filters) {
                 f->on_response(ctx, res);
             }
+            add_security_headers(res, st);
             set_deadline(sc.body_timeout);
             http::response_serializer<http::buffer_body> hs{res};
-            auto [wec, wn] = co_await http::async_write_header(sock_, hs, use_tuple);
+            auto [wec, wn] = co_await http::async_write_header(stream_, hs, use_tuple);
             (void)wn;
             if (wec) {
                 finish(st);
@@ -655,6 +767,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         for (const auto& [name, value] : ctx.response_headers) {
             res.insert(name, value);
         }
+        add_security_headers(res, st);
         bool client_keep = st.client_keep_alive;
         const bool client_11 = st.ctx->client_version == 11;
         if (!no_body && !res.has_content_length()) {
@@ -674,7 +787,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         if (no_body) {
             set_deadline(sc.body_timeout);
             http::response_serializer<http::buffer_body> hs{res};
-            auto [wec, wn] = co_await http::async_write_header(sock_, hs, use_tuple);
+            auto [wec, wn] = co_await http::async_write_header(stream_, hs, use_tuple);
             (void)wn;
             if (upstream_keep && ubuf.size() == 0) {
                 w_.put_idle(server, std::move(up), ucfg.pool_size, clock::now() + ucfg.pool_idle_timeout);
@@ -683,7 +796,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             co_return !wec && client_keep;
         }
         upstream_ = &up;
-        auto rs = co_await relay(up, ubuf, *rp, sock_, std::numeric_limits<std::uint64_t>::max(), st.bytes_out,
+        auto rs = co_await relay(up, ubuf, *rp, stream_, std::numeric_limits<std::uint64_t>::max(), st.bytes_out,
                                  bump);
         upstream_ = nullptr;
         if (rs.outcome != relay_result<false>::ok) {
@@ -702,14 +815,14 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
     }
 }
 
-net::awaitable<bool> session::tunnel(tcp::socket& upstream, beast::flat_buffer& upstream_buf) {
+net::awaitable<bool> session::tunnel(conn_stream& upstream, beast::flat_buffer& upstream_buf) {
     using namespace net::experimental::awaitable_operators;
     const auto idle = w_.current_runtime()->cfg->server.idle_timeout;
     upstream_ = &upstream;
     set_deadline(idle);
     // Bytes that arrived behind the 101 head belong to the tunnel.
     if (upstream_buf.size() != 0) {
-        auto [ec, n] = co_await net::async_write(sock_, upstream_buf.data(), use_tuple);
+        auto [ec, n] = co_await net::async_write(stream_, upstream_buf.data(), use_tuple);
         (void)n;
         if (ec) {
             upstream_ = nullptr;
@@ -726,7 +839,7 @@ net::awaitable<bool> session::tunnel(tcp::socket& upstream, beast::flat_buffer& 
         }
         buf_.consume(buf_.size());
     }
-    auto pump = [this, idle](tcp::socket& from, tcp::socket& to) -> net::awaitable<void> {
+    auto pump = [this, idle](conn_stream& from, conn_stream& to) -> net::awaitable<void> {
         relay_buffer chunk;
         for (;;) {
             auto [ec, n] = co_await from.async_read_some(net::buffer(chunk.get(), relay_chunk), use_tuple);
@@ -741,12 +854,12 @@ net::awaitable<bool> session::tunnel(tcp::socket& upstream, beast::flat_buffer& 
             }
         }
         beast::error_code ec;
-        to.shutdown(tcp::socket::shutdown_send, ec);
+        to.socket().shutdown(tcp::socket::shutdown_send, ec);
     };
-    co_await (pump(sock_, upstream) && pump(upstream, sock_));
+    co_await (pump(stream_, upstream) && pump(upstream, stream_));
     upstream_ = nullptr;
     beast::error_code ec;
-    upstream.close(ec);
+    upstream.socket().close(ec);
     co_return false;
 }
 
@@ -757,12 +870,13 @@ net::awaitable<bool> session::send_response(request_state& st, http::response<ht
     for (const auto& [name, value] : st.ctx->response_headers) {
         res.insert(name, value);
     }
+    add_security_headers(res, st);
     res.version(st.ctx->client_version == 10 ? 10 : 11);
     res.keep_alive(keep);
     res.prepare_payload();
     st.status = res.result_int();
     set_deadline(st.rt.cfg->server.body_timeout);
-    auto [ec, n] = co_await http::async_write(sock_, res, use_tuple);
+    auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
     st.bytes_out += res.body().size();
     (void)n;
     finish(st);
@@ -800,8 +914,11 @@ net::awaitable<bool> session::send_error(request_state* st, proxy_error err, boo
     if (st != nullptr && st->ctx->request.method() == http::verb::head) {
         res.content_length(page.body.size());
     }
+    if (st != nullptr) {
+        add_security_headers(res, *st);
+    }
     set_deadline(w_.current_runtime()->cfg->server.body_timeout);
-    auto [ec, n] = co_await http::async_write(sock_, res, use_tuple);
+    auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
     (void)n;
     if (st != nullptr) {
         st->status = page.status;
@@ -813,6 +930,33 @@ net::awaitable<bool> session::send_error(request_state* st, proxy_error err, boo
     co_return !ec && keep;
 }
 
+void session::add_security_headers(http::fields& f, const request_state& st) const {
+    if (stream_.is_tls() && !st.rt.hsts.empty()) {
+        f.set(http::field::strict_transport_security, st.rt.hsts);
+    }
+}
+
+// Redirect listeners: every request goes to the same URL over HTTPS (308 keeps the method and
+// body). Without a usable Host the client gets 400: there is nowhere to send it.
+net::awaitable<bool> session::send_redirect(request_state& st) {
+    auto& ctx = *st.ctx;
+    const auto location = https_location(ctx.request[http::field::host], w_.shared().https_port.load(),
+                                         ctx.request.target());
+    if (!location) {
+        co_return co_await send_error(&st, {error_source::downstream, error_kind::bad_request, false}, false);
+    }
+    http::response<http::string_body> res{http::status::permanent_redirect, 11};
+    res.set(http::field::location, *location);
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.set(http::field::cache_control, "no-store");
+    res.set("X-Request-Id", ctx.request_id);
+    if (ctx.request.method() != http::verb::head) {
+        res.body() = "Moved to " + *location + "\n";
+    }
+    ctx.log_tag = "redirect:https";
+    co_return co_await send_response(st, res, !st.body_pending);
+}
+
 void session::finish(request_state& st) {
     if (st.route != nullptr && st.status >= 100 && st.status < 600) {
         st.route->requests_by_class[st.status / 100 - 1]->inc();
@@ -821,13 +965,26 @@ void session::finish(request_state& st) {
     for (const auto& f : st.rt.filters) {
         f->on_complete(*st.ctx, st.status);
     }
-    write_access_line(w_.shared(), st.ctx->request, st.ctx->path, st.status, st.bytes_in, st.bytes_out,
-                      st.start, st.wall_start, st.upstream_addr, st.upstream_us, st.ctx->request_id,
-                      st.ctx->client, st.ctx->log_tag, st.ctx->bot.score, st.ctx->bot.reasons);
+    access_record r;
+    r.method = st.ctx->request.method_string();
+    r.path = st.ctx->path;
+    r.status = st.status;
+    r.bytes_in = st.bytes_in;
+    r.bytes_out = st.bytes_out;
+    r.upstream = st.upstream_addr;
+    r.upstream_us = st.upstream_us;
+    r.request_id = st.ctx->request_id;
+    r.client = st.ctx->client;
+    r.tag = st.ctx->log_tag;
+    r.bot_score = st.ctx->bot.score;
+    r.bot_reasons = st.ctx->bot.reasons;
+    r.ja4 = ja4_;
+    r.time = st.wall_start;
+    write_access_line(w_.shared(), r, st.start);
 }
 
 net::awaitable<void> session::pause(std::chrono::milliseconds d) {
-    net::steady_timer t(sock_.get_executor());
+    net::steady_timer t(stream_.get_executor());
     t.expires_after(d);
     co_await t.async_wait(use_tuple);
 }

@@ -11,6 +11,7 @@
 #include "common/net.hpp"
 #include "proxy/pipeline.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/stream.hpp"
 
 namespace anteroom::proxy {
 
@@ -20,7 +21,7 @@ class session : public std::enable_shared_from_this<session> {
 public:
     using time_point = std::chrono::steady_clock::time_point;
 
-    session(worker& w, tcp::socket sock, ip_address peer);
+    session(worker& w, tcp::socket sock, ip_address peer, listener_kind kind = listener_kind::plain);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -39,11 +40,17 @@ public:
 
 private:
     struct request_state;
+    // TLS listeners: reads the ClientHello off the socket (kept for its JA4), then hands it to
+    // OpenSSL for the handshake. False: no TLS connection came about (already answered/counted).
+    net::awaitable<bool> tls_accept();
+    net::awaitable<void> close_tls();
     net::awaitable<bool> handle_request();
     net::awaitable<bool> read_head(const runtime& rt, std::size_t& head_len);
     net::awaitable<bool> proxy_request(request_state& st);
     net::awaitable<void> linger();
-    net::awaitable<bool> tunnel(tcp::socket& upstream, beast::flat_buffer& upstream_buf);
+    net::awaitable<bool> tunnel(conn_stream& upstream, beast::flat_buffer& upstream_buf);
+    net::awaitable<bool> send_redirect(request_state& st);
+    void add_security_headers(http::fields& f, const request_state& st) const;
     net::awaitable<bool> send_error(request_state* st, proxy_error err, bool keep_alive);
     net::awaitable<bool> send_response(request_state& st, http::response<http::string_body>& res, bool keep_alive);
     void finish(request_state& st);
@@ -53,8 +60,11 @@ private:
     void check_idle(time_point now);
 
     worker& w_;
-    tcp::socket sock_;
+    conn_stream stream_;
     ip_address peer_;
+    listener_kind kind_;
+    std::shared_ptr<const tls_server> tls_;  // the certificates this connection's handshake used
+    std::string ja4_;                        // of its ClientHello ("" = plain)
     beast::flat_buffer buf_;
     time_point deadline_;
     bool timed_out_ = false;
@@ -62,7 +72,7 @@ private:
     bool park_requested_ = false;  // the sweeper asked an idle session to give its buffer back
     time_point idle_since_{};
     bool linger_ = false;  // the last response closed the connection; drain input before closing
-    tcp::socket* upstream_ = nullptr;  // current upstream socket, cancelled with ours on timeout
+    conn_stream* upstream_ = nullptr;  // current upstream connection, cancelled with ours on timeout
     unsigned requests_ = 0;
 };
 

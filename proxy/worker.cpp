@@ -110,7 +110,7 @@ void worker::sweep(std::chrono::steady_clock::time_point now) {
     }
 }
 
-std::optional<tcp::socket> worker::take_idle(const server_state* s, std::chrono::steady_clock::time_point now,
+std::optional<conn_stream> worker::take_idle(const server_state* s, std::chrono::steady_clock::time_point now,
                                              bool must_verify, std::chrono::milliseconds trust_for) {
     auto it = idle_.find(s);
     if (it == idle_.end()) {
@@ -125,19 +125,19 @@ std::optional<tcp::socket> worker::take_idle(const server_state* s, std::chrono:
             continue;
         }
         if (!must_verify && now - c.since < trust_for) {
-            return std::optional<tcp::socket>(std::move(c.sock));
+            return std::optional<conn_stream>(std::move(c.conn));
         }
         // A peer that closed (or sent something unasked) while pooled is not reused.
         char probe;
-        const auto r = ::recv(c.sock.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        const auto r = ::recv(c.conn.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return std::optional<tcp::socket>(std::move(c.sock));
+            return std::optional<conn_stream>(std::move(c.conn));
         }
     }
     return std::nullopt;
 }
 
-void worker::put_idle(const std::shared_ptr<server_state>& s, tcp::socket sock, std::size_t max_idle,
+void worker::put_idle(const std::shared_ptr<server_state>& s, conn_stream conn, std::size_t max_idle,
                       std::chrono::steady_clock::time_point expires) {
     if (max_idle == 0 || shared_.draining.load(std::memory_order_relaxed)) {
         return;
@@ -151,7 +151,7 @@ void worker::put_idle(const std::shared_ptr<server_state>& s, tcp::socket sock, 
         bucket.conns.erase(bucket.conns.begin());
         shared_.pool_idle->add(-1);
     }
-    bucket.conns.push_back(idle_conn{std::move(sock), std::chrono::steady_clock::now(), expires});
+    bucket.conns.push_back(idle_conn{std::move(conn), std::chrono::steady_clock::now(), expires});
     shared_.pool_idle->add(1);
 }
 

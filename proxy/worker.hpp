@@ -14,6 +14,7 @@
 #include "common/metrics.hpp"
 #include "common/net.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/stream.hpp"
 
 namespace anteroom::proxy {
 
@@ -30,6 +31,14 @@ struct shared_state {
     counter* timeouts = nullptr;
     counter* bad_requests = nullptr;
     gauge* pool_idle = nullptr;
+    // TLS handshakes by outcome; plain_http: an HTTP request sent to a TLS port.
+    counter* tls_full = nullptr;
+    counter* tls_resumed = nullptr;
+    counter* tls_failed = nullptr;
+    counter* tls_plain_http = nullptr;
+    // Where redirect listeners send visitors: the first TLS listener's bound port (or
+    // tls.redirect_port). Written by the control thread after binding.
+    std::atomic<std::uint16_t> https_port{0};
 };
 
 class worker {
@@ -65,10 +74,10 @@ public:
     // when `must_verify` or when it sat idle longer than `trust_for`: a connection used a moment
     // ago is still open unless the upstream's keep-alive timeout is shorter than that, and the
     // caller retries such a request on a fresh connection if it was closed after all.
-    std::optional<tcp::socket> take_idle(const server_state* s, std::chrono::steady_clock::time_point now,
+    std::optional<conn_stream> take_idle(const server_state* s, std::chrono::steady_clock::time_point now,
                                          bool must_verify,
                                          std::chrono::milliseconds trust_for = std::chrono::seconds(1));
-    void put_idle(const std::shared_ptr<server_state>& s, tcp::socket sock, std::size_t max_idle,
+    void put_idle(const std::shared_ptr<server_state>& s, conn_stream conn, std::size_t max_idle,
                   std::chrono::steady_clock::time_point expires);
     std::size_t idle_count() const;
 
@@ -77,7 +86,7 @@ private:
     void sweep(std::chrono::steady_clock::time_point now);
 
     struct idle_conn {
-        tcp::socket sock;
+        conn_stream conn;
         std::chrono::steady_clock::time_point since;    // when it went idle
         std::chrono::steady_clock::time_point expires;
     };

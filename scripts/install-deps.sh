@@ -14,8 +14,9 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)
 fi
 if [[ "${1:-}" == "--test" ]]; then
-  # The browser end-to-end test: headless Chromium driven over the DevTools protocol.
-  packages+=(chromium python3-websocket)
+  # The browser end-to-end test: headless Chromium driven over the DevTools protocol; testssl.sh
+  # checks the TLS listener (tests/tls/testssl.sh).
+  packages+=(chromium python3-websocket testssl.sh)
 fi
 
 missing=()

@@ -28,7 +28,7 @@ TEST(config, empty_file_gives_builtin_upstream_and_root_route) {
     EXPECT_EQ(c.source_path, "test.toml");
     EXPECT_EQ(c.state_dir, "var/anteroom");
     ASSERT_EQ(c.server.listen.size(), 1u);
-    EXPECT_EQ(c.server.listen[0], (listen_address{"127.0.0.1", 8080}));
+    EXPECT_EQ(c.server.listen[0], (listener_config{{"127.0.0.1", 8080}, listener_kind::plain}));
     ASSERT_EQ(c.upstreams.size(), 1u);
     EXPECT_EQ(c.upstreams[0].name, "default");
     EXPECT_TRUE(c.upstreams[0].builtin);
@@ -76,7 +76,7 @@ servers = ["[::1]:8000", "127.0.0.1:8001"]
     const auto e = only_error(parse("[upstream]\nname = \"app\"\nservers = [\"builtin\"]\nweight = 1\n"));
     EXPECT_EQ(e.text(), "test.toml:4: upstream.weight: unknown key; allowed keys: name, servers, balance, "
                         "pool_size, connect_timeout, response_timeout, pool_idle_timeout, max_fails, "
-                        "fail_backoff, retry_idempotent");
+                        "fail_backoff, retry_idempotent, tls, tls_verify, tls_ca_file, tls_server_name");
 }
 
 // ---- unknown keys ----------------------------------------------------------------------------
@@ -84,7 +84,7 @@ servers = ["[::1]:8000", "127.0.0.1:8001"]
 TEST(config, unknown_top_level_key) {
     const auto e = only_error(parse("# comment\nstatedir = \"x\"\n"));
     EXPECT_EQ(e.text(), "test.toml:2: statedir: unknown key; allowed keys: state_dir, server, upstream, "
-                        "route, log, admin, admission, booking, bot_detect, room");
+                        "route, log, admin, admission, booking, bot_detect, tls, room");
 }
 
 TEST(config, unknown_nested_key_names_the_line_and_allowed_keys) {
@@ -249,7 +249,7 @@ TEST(config, bad_address) {
 TEST(config, listeners_accept_port_zero) {
     const auto r = parse("[server]\nlisten = [\"127.0.0.1:0\", \"127.0.0.1:0\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n");
     expect_valid(r);
-    EXPECT_EQ(r.cfg->server.listen, (std::vector<listen_address>{{"127.0.0.1", 0}, {"127.0.0.1", 0}}));
+    EXPECT_EQ(r.cfg->server.listen, (std::vector<listener_config>{{{"127.0.0.1", 0}}, {{"127.0.0.1", 0}}}));
     EXPECT_EQ(r.cfg->admin.listen, (listen_address{"127.0.0.1", 0}));
 }
 
@@ -479,7 +479,7 @@ token_file = "/etc/anteroom/admin.token"
     expect_valid(r);
     const config& c = *r.cfg;
     EXPECT_EQ(c.state_dir, "/var/lib/anteroom");
-    EXPECT_EQ(c.server.listen, (std::vector<listen_address>{{"0.0.0.0", 80}, {"::", 80}}));
+    EXPECT_EQ(c.server.listen, (std::vector<listener_config>{{{"0.0.0.0", 80}}, {{"::", 80}}}));
     EXPECT_EQ(c.server.threads, 8u);
     EXPECT_FALSE(c.server.reuse_port);
     EXPECT_EQ(c.server.max_connections, 50000u);
@@ -719,7 +719,7 @@ TEST(config_file, shipped_default_config_loads_cleanly) {
     expect_valid(r);
     const config& c = *r.cfg;
     // The shipped file documents the built-in defaults; serving works out of the box.
-    EXPECT_EQ(c.server.listen, (std::vector<listen_address>{{"127.0.0.1", 8080}}));
+    EXPECT_EQ(c.server.listen, (std::vector<listener_config>{{{"127.0.0.1", 8080}}}));
     ASSERT_EQ(c.upstreams.size(), 1u);
     EXPECT_TRUE(c.upstreams[0].builtin);
     ASSERT_EQ(c.routes.size(), 1u);

@@ -18,7 +18,9 @@ protected:
                               "[[route]]\nprefix = \"/\"\nupstream = \"shop\"\n",
                               "admin.toml");
         ASSERT_TRUE(r.errors.empty()) << r.errors.front().text();
-        rt = build_runtime(r.cfg, {}, states, metrics, std::nullopt);
+        std::string err;
+        rt = build_runtime(r.cfg, {}, states, metrics, std::nullopt, nullptr, err);
+        ASSERT_TRUE(rt) << err;
         handler = make_admin_handler(admin_hooks{
             [this] { return metrics.render(); },
             [this] { return ready; },

@@ -35,10 +35,13 @@ proxy_under_test::proxy_under_test(const std::string& toml, proxy::filter_chain 
         base = toml.substr(0, split) + "\n";
         test_toml = toml.substr(split == toml.size() ? split : split + (table == 0 ? 0 : 1));
     }
-    base += "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = " + std::to_string(threads) + "\n";
-    std::string text = base;
-    // Let a test's own [server] keys land in the same table.
+    // Let a test's own [server] keys land in the same table; a test that lists its own
+    // listeners (TLS, redirect) starts its [server] table with `listen`.
     std::string rest = test_toml;
+    const bool own_listen = rest.starts_with("[server]\nlisten");
+    base += "[server]\n" + std::string(own_listen ? "" : "listen = [\"127.0.0.1:0\"]\n") +
+            "threads = " + std::to_string(threads) + "\n";
+    std::string text = base;
     if (rest.starts_with("[server]\n")) {
         rest = rest.substr(9);
     } else {

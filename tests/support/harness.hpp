@@ -15,7 +15,8 @@
 namespace anteroom::test {
 
 // `toml` is appended to a base config that listens on 127.0.0.1:0 with admin on 127.0.0.1:0,
-// one worker thread and the access log off. Write "[[upstream]] ..." etc. in it.
+// one worker thread and the access log off. Write "[[upstream]] ..." etc. in it. A test that
+// begins with "[server]\nlisten = ..." replaces the listener (port() is the first one's).
 class proxy_under_test {
 public:
     explicit proxy_under_test(const std::string& toml, proxy::filter_chain filters = {}, unsigned threads = 1);

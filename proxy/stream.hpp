@@ -1,0 +1,63 @@
+#pragma once
+// One connection, plain TCP or TLS over TCP, as a single stream type, so the request and relay
+// code is written once for both (Pingora's `Stream`). A plain connection pays for TLS with one
+// null pointer: the OpenSSL object and its buffers exist only after start_tls(). The template
+// members are defined in proxy/stream_impl.hpp, which only the session's translation unit
+// includes (it pulls in Asio's SSL headers).
+
+#include <memory>
+
+#include "common/net.hpp"
+
+struct ssl_st;  // OpenSSL's SSL
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace anteroom::proxy {
+
+struct tls_layer;
+
+class conn_stream {
+public:
+    using executor_type = tcp::socket::executor_type;
+
+    explicit conn_stream(tcp::socket s);
+    explicit conn_stream(net::io_context& ioc);
+    conn_stream(conn_stream&&) noexcept;
+    conn_stream& operator=(conn_stream&&) noexcept;
+    ~conn_stream();
+
+    executor_type get_executor() { return ex_; }
+    // The TCP socket under everything: deadlines cancel it, shutdown and close act on it.
+    tcp::socket& socket();
+    bool is_tls() const { return tls_ != nullptr; }
+    // Puts TLS on the connection (server or client side is chosen by the handshake). Call it
+    // before any TLS byte has been read or written.
+    void start_tls(net::ssl::context& ctx);
+    ssl_st* native_handle();  // null for a plain connection
+
+    // AsyncReadStream / AsyncWriteStream (Beast's http::async_read and async_write use these).
+    template <class MutableBufferSequence, class Token>
+    auto async_read_some(const MutableBufferSequence& buffers, Token&& token);
+    template <class ConstBufferSequence, class Token>
+    auto async_write_some(const ConstBufferSequence& buffers, Token&& token);
+
+    // TLS only. The server handshake takes the bytes already read off the socket (the
+    // ClientHello, kept for its fingerprint); completion: (error_code, bytes used).
+    template <class ConstBufferSequence, class Token>
+    auto async_server_handshake(const ConstBufferSequence& already_read, Token&& token);
+    template <class Token>
+    auto async_client_handshake(Token&& token);
+    // Sends close_notify and waits for the peer's (bound it with a deadline).
+    template <class Token>
+    auto async_tls_shutdown(Token&& token);
+
+private:
+    executor_type ex_;
+    tcp::socket sock_;                 // moved into tls_ by start_tls()
+    std::unique_ptr<tls_layer> tls_;
+};
+
+}  // namespace anteroom::proxy

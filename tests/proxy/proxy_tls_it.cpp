@@ -1,0 +1,561 @@
+// TLS termination over real sockets: the handshake (SNI selection, ALPN), session resumption
+// with tickets and the TLS 1.2 session cache, plain HTTP on a TLS port, the redirect listener,
+// HSTS, certificate reload with a connection kept open (and a bad certificate that keeps the old
+// one), upstream TLS with verification, Secure cookies and the JA4 in the access log.
+// Certificates are made at test time (tests/support/test_cert).
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/harness.hpp"
+#include "tests/support/test_cert.hpp"
+
+namespace anteroom::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace ssl = net::ssl;
+
+// A temp directory with the certificate files a config points to.
+class cert_dir {
+public:
+    cert_dir() : path_(make_temp_dir("anteroom-tls")) {}
+    ~cert_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    // Writes <name>.pem / <name>.key and returns the [[tls.certificate]] table for them.
+    std::string add(const std::string& name, const test_certificate& c, const std::string& extra = "") {
+        write_test_certificate(c, file(name + ".pem"), file(name + ".key"));
+        return "[[tls.certificate]]\ncert = \"" + file(name + ".pem") + "\"\nkey = \"" + file(name + ".key") + "\"\n" +
+               extra + "\n";
+    }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+std::string tls_listen(const std::string& extra_listeners = "") {
+    return "[server]\nlisten = [{ address = \"127.0.0.1:0\", tls = true }" + extra_listeners + "]\n";
+}
+
+// A TLS client on its own io_context; every step is bounded by a timeout so a broken server
+// fails the test instead of hanging it.
+class tls_client {
+public:
+    struct options {
+        std::string sni = "localhost";
+        std::string ca_pem{};               // trust this certificate (verification on when set)
+        SSL_SESSION* resume = nullptr;      // offer this session
+        int max_version = 0;                // e.g. TLS1_2_VERSION
+        bool tickets = true;
+        std::vector<std::string> alpn{"http/1.1"};
+        std::string ciphers{};              // TLS 1.2 cipher list ("" = OpenSSL's default)
+    };
+
+    tls_client(std::uint16_t port, options o) : ctx_(ssl::context::tls_client) {
+        SSL_CTX* h = ctx_.native_handle();
+        if (o.max_version != 0) {
+            SSL_CTX_set_max_proto_version(h, o.max_version);
+        }
+        if (!o.tickets) {
+            SSL_CTX_set_options(h, SSL_OP_NO_TICKET);
+        }
+        if (!o.ciphers.empty()) {
+            SSL_CTX_set_cipher_list(h, o.ciphers.c_str());
+        }
+        if (!o.ca_pem.empty()) {
+            ctx_.add_certificate_authority(net::buffer(o.ca_pem));
+            ctx_.set_verify_mode(ssl::verify_peer);
+        }
+        if (!o.alpn.empty()) {
+            std::string wire;
+            for (const auto& p : o.alpn) {
+                wire += static_cast<char>(p.size());
+                wire += p;
+            }
+            SSL_CTX_set_alpn_protos(h, reinterpret_cast<const unsigned char*>(wire.data()),
+                                    static_cast<unsigned>(wire.size()));
+        }
+        stream_ = std::make_unique<beast::ssl_stream<tcp::socket>>(ioc_, ctx_);
+        if (!o.sni.empty()) {
+            SSL_set_tlsext_host_name(stream_->native_handle(), o.sni.c_str());
+        }
+        if (o.resume != nullptr) {
+            SSL_set_session(stream_->native_handle(), o.resume);
+        }
+        const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), port);
+        stream_->next_layer().async_connect(ep, [this](beast::error_code e) { ec_ = e; });
+        if (!run() || ec_) {
+            return;
+        }
+        stream_->async_handshake(ssl::stream_base::client, [this](beast::error_code e) { ec_ = e; });
+        handshaken_ = run() && !ec_;
+    }
+    ~tls_client() {
+        if (session_ != nullptr) {
+            SSL_SESSION_free(session_);
+        }
+    }
+
+    bool ok() const { return handshaken_; }
+    beast::error_code ec() const { return ec_; }
+    SSL* ssl() { return stream_->native_handle(); }
+    bool reused() { return SSL_session_reused(ssl()) != 0; }
+    std::string alpn() {
+        const unsigned char* p = nullptr;
+        unsigned n = 0;
+        SSL_get0_alpn_selected(ssl(), &p, &n);
+        return std::string(reinterpret_cast<const char*>(p), n);
+    }
+    std::string peer_cn() {
+        X509* x = SSL_get1_peer_certificate(ssl());
+        if (x == nullptr) {
+            return "";
+        }
+        char cn[256] = {};
+        X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn);
+        X509_free(x);
+        return cn;
+    }
+    // The session to resume later (TLS 1.3 tickets arrive after the handshake, so call this
+    // after a response was read).
+    SSL_SESSION* session() {
+        if (session_ == nullptr) {
+            session_ = SSL_get1_session(ssl());
+        }
+        return session_;
+    }
+
+    std::optional<http::response<http::string_body>> request(const std::string& raw) {
+        net::async_write(*stream_, net::buffer(raw), [this](beast::error_code e, std::size_t) { ec_ = e; });
+        if (!run() || ec_) {
+            return std::nullopt;
+        }
+        http::response<http::string_body> res;
+        http::async_read(*stream_, buf_, res, [this](beast::error_code e, std::size_t) { ec_ = e; });
+        if (!run() || ec_) {
+            return std::nullopt;
+        }
+        return res;
+    }
+    std::optional<http::response<http::string_body>> get(const std::string& target, const std::string& host = "localhost",
+                                                         const std::string& extra = "") {
+        return request("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n");
+    }
+
+private:
+    bool run() {
+        ioc_.restart();
+        ioc_.run_for(10s);
+        if (!ioc_.stopped()) {
+            beast::error_code e;
+            stream_->next_layer().close(e);
+            ioc_.restart();
+            ioc_.run_for(1s);
+            ec_ = net::error::timed_out;
+            return false;
+        }
+        return true;
+    }
+
+    net::io_context ioc_;
+    ssl::context ctx_;
+    std::unique_ptr<beast::ssl_stream<tcp::socket>> stream_;
+    beast::flat_buffer buf_;
+    beast::error_code ec_;
+    bool handshaken_ = false;
+    SSL_SESSION* session_ = nullptr;
+};
+
+double metric(std::uint16_t admin_port, const std::string& series) {
+    return metric_value(scrape_metrics(admin_port), series).value_or(0);
+}
+
+// ---- handshake ---------------------------------------------------------------------------
+
+TEST(proxy_tls, proxies_over_https_with_alpn_and_forwards_the_scheme) {
+    cert_dir dir;
+    const auto cert = make_test_certificate("localhost", {"localhost"});
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + dir.add("site", cert) + upstream_block("[\"" + up.address() + "\"]")};
+    const auto full_before = metric(px.admin_port(), "anteroom_tls_handshakes_total{result=\"full\"}");
+
+    tls_client c(px.port(), {.ca_pem = cert.cert_pem});
+    ASSERT_TRUE(c.ok()) << c.ec().message();
+    EXPECT_EQ(c.alpn(), "http/1.1");
+    for (int i = 0; i < 2; ++i) {  // keep-alive over TLS
+        auto res = c.get("/hello");
+        ASSERT_TRUE(res) << c.ec().message();
+        EXPECT_EQ(res->result_int(), 200u);
+    }
+    ASSERT_EQ(up.request_count(), 2u);
+    EXPECT_EQ(up.requests()[0].header("X-Forwarded-Proto"), "https");
+    EXPECT_EQ(metric(px.admin_port(), "anteroom_tls_handshakes_total{result=\"full\"}"), full_before + 1);
+}
+
+TEST(proxy_tls, a_client_offering_only_h2_gets_no_alpn_and_is_still_served) {
+    cert_dir dir;
+    const auto cert = make_test_certificate("localhost", {"localhost"});
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + dir.add("site", cert) + upstream_block("[\"" + up.address() + "\"]")};
+    tls_client c(px.port(), {.ca_pem = cert.cert_pem, .alpn = {"h2"}});
+    ASSERT_TRUE(c.ok()) << c.ec().message();
+    EXPECT_EQ(c.alpn(), "");
+    auto res = c.get("/");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result_int(), 200u);
+}
+
+TEST(proxy_tls, sni_selects_exact_then_wildcard_then_the_default_certificate) {
+    cert_dir dir;
+    const auto a = make_test_certificate("a.test", {"a.test"});
+    const auto wild = make_test_certificate("wild.b.test", {"*.b.test"});
+    const auto fallback = make_test_certificate("fallback", {"fallback.test"});
+    const auto exact_b = make_test_certificate("exact.b.test", {"exact.b.test"});
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + dir.add("a", a) + dir.add("wild", wild) +
+                        dir.add("fallback", fallback, "default = true") + dir.add("exact", exact_b) +
+                        upstream_block("[\"" + up.address() + "\"]")};
+    const auto cn_for = [&](const std::string& sni) {
+        tls_client c(px.port(), {.sni = sni});
+        EXPECT_TRUE(c.ok()) << sni << ": " << c.ec().message();
+        return c.peer_cn();
+    };
+    EXPECT_EQ(cn_for("a.test"), "a.test");
+    EXPECT_EQ(cn_for("A.TEST"), "a.test");  // names compare without case
+    EXPECT_EQ(cn_for("x.b.test"), "wild.b.test");
+    EXPECT_EQ(cn_for("exact.b.test"), "exact.b.test");  // an exact name wins over the wildcard
+    EXPECT_EQ(cn_for("deep.x.b.test"), "fallback");     // a wildcard covers one label only
+    EXPECT_EQ(cn_for("unknown.test"), "fallback");
+    EXPECT_EQ(cn_for(""), "fallback");  // no SNI at all
+}
+
+TEST(proxy_tls, ecdsa_and_rsa_certificates_for_one_name_serve_clients_of_either) {
+    cert_dir dir;
+    const auto ec = make_test_certificate("localhost", {"localhost"});
+    const auto rsa = make_test_certificate_rsa("localhost", {"localhost"});
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + dir.add("ec", ec) + dir.add("rsa", rsa) +
+                        upstream_block("[\"" + up.address() + "\"]")};
+    // A TLS 1.2 client that offers only an RSA cipher suite gets the RSA certificate.
+    tls_client rsa_only(px.port(), {.ca_pem = rsa.cert_pem,
+                                    .max_version = TLS1_2_VERSION,
+                                    .ciphers = "ECDHE-RSA-AES128-GCM-SHA256"});
+    ASSERT_TRUE(rsa_only.ok()) << rsa_only.ec().message();
+    tls_client any(px.port(), {.ca_pem = ec.cert_pem});
+    ASSERT_TRUE(any.ok()) << any.ec().message();  // verified against the ECDSA certificate
+}
+
+// ---- resumption --------------------------------------------------------------------------
+
+void expect_resumes(std::uint16_t port, std::uint16_t admin_port, const test_certificate& cert, int max_version,
+                    bool tickets) {
+    const auto resumed_before = metric(admin_port, "anteroom_tls_handshakes_total{result=\"resumed\"}");
+    tls_client first(port, {.ca_pem = cert.cert_pem, .max_version = max_version, .tickets = tickets});
+    ASSERT_TRUE(first.ok()) << first.ec().message();
+    ASSERT_TRUE(first.get("/"));  // TLS 1.3 tickets come after the handshake, with the first reads
+    ASSERT_NE(first.session(), nullptr);
+    tls_client second(port, {.ca_pem = cert.cert_pem, .resume = first.session(), .max_version = max_version,
+                             .tickets = tickets});
+    ASSERT_TRUE(second.ok()) << second.ec().message();
+    EXPECT_TRUE(second.reused());
+    auto res = second.get("/");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result_int(), 200u);
+    EXPECT_EQ(metric(admin_port, "anteroom_tls_handshakes_total{result=\"resumed\"}"), resumed_before + 1);
+}
+
+TEST(proxy_tls, sessions_resume_with_tickets_and_with_the_tls12_cache) {
+    cert_dir dir;
+    const auto cert = make_test_certificate("localhost", {"localhost"});
+    fake_upstream up;
+    // Two worker threads: the ticket keys are shared, so any thread resumes any session.
+    proxy_under_test px{tls_listen() + dir.add("site", cert) + upstream_block("[\"" + up.address() + "\"]"), {}, 2};
+    expect_resumes(px.port(), px.admin_port(), cert, 0, true);               // TLS 1.3 ticket
+    expect_resumes(px.port(), px.admin_port(), cert, TLS1_2_VERSION, true);   // TLS 1.2 ticket
+    expect_resumes(px.port(), px.admin_port(), cert, TLS1_2_VERSION, false);  // TLS 1.2 session id
+}
+
+TEST(proxy_tls, tickets_off_means_no_ticket_resumption) {
+    cert_dir dir;
+    const auto cert = make_test_certificate("localhost", {"localhost"});
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + "[tls]\nsession_tickets = false\nsession_cache_size = 0\n" +
+                        dir.add("site", cert) + upstream_block("[\"" + up.address() + "\"]")};
+    tls_client first(px.port(), {.ca_pem = cert.cert_pem, .max_version = TLS1_2_VERSION});
+    ASSERT_TRUE(first.ok());
+    ASSERT_TRUE(first.get("/"));
+    tls_client second(px.port(), {.ca_pem = cert.cert_pem, .resume = first.session(), .max_version = TLS1_2_VERSION});
+    ASSERT_TRUE(second.ok());
+    EXPECT_FALSE(second.reused());
+}
+
+// ---- plain HTTP, redirect, HSTS ----------------------------------------------------------
+
+TEST(proxy_tls, plain_http_on_the_tls_port_gets_400_and_is_closed) {
+    cert_dir dir;
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + dir.add("site", make_test_certificate("localhost", {"localhost"})) +
+                        upstream_block("[\"" + up.address() + "\"]")};
+    const auto before = metric(px.admin_port(), "anteroom_tls_handshakes_total{result=\"plain_http\"}");
+    raw_client c(px.port(), 5s);
+    c.send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const auto all = c.read_until_close();
+    EXPECT_TRUE(all.starts_with("HTTP/1.1 400 ")) << all;
+    EXPECT_NE(all.find("https://"), std::string::npos);
+    EXPECT_EQ(up.request_count(), 0u);
+    EXPECT_EQ(metric(px.admin_port(), "anteroom_tls_handshakes_total{result=\"plain_http\"}"), before + 1);
+}
+
+TEST(proxy_tls, garbage_and_silence_instead_of_a_client_hello_are_cut_off) {
+    cert_dir dir;
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + "[tls]\nhandshake_timeout = \"300ms\"\n" +
+                        dir.add("site", make_test_certificate("localhost", {"localhost"})) +
+                        upstream_block("[\"" + up.address() + "\"]")};
+    raw_client bad(px.port(), 5s);
+    bad.send(std::string("\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00", 10));  // a record holding no ClientHello
+    EXPECT_TRUE(bad.closed_by_peer());
+    raw_client silent(px.port(), 5s);
+    EXPECT_TRUE(silent.closed_by_peer());  // handshake_timeout
+    EXPECT_TRUE(eventually([&] { return px.server().open_connections() == 0; }));
+}
+
+TEST(proxy_tls, redirect_listener_sends_every_request_to_https_on_the_tls_port) {
+    cert_dir dir;
+    fake_upstream up;
+    proxy_under_test px{tls_listen(", { address = \"127.0.0.1:0\", redirect_https = true }") +
+                        dir.add("site", make_test_certificate("localhost", {"localhost"})) +
+                        upstream_block("[\"" + up.address() + "\"]")};
+    const auto eps = px.server().listen_endpoints();
+    ASSERT_EQ(eps.size(), 2u);
+    const auto tls_port = eps[0].port();
+    raw_client c(eps[1].port(), 5s);
+    c.send("POST /book/slot?day=3 HTTP/1.1\r\nHost: impfen.example:8080\r\nContent-Length: 2\r\n\r\nab");
+    auto res = c.read_response();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result_int(), 308u);
+    EXPECT_EQ((*res)[http::field::location],
+              "https://impfen.example:" + std::to_string(tls_port) + "/book/slot?day=3");
+    // The request body was never read, so that connection closed; a new one without a Host.
+    raw_client c2(eps[1].port(), 5s);
+    c2.send("GET / HTTP/1.0\r\n\r\n");
+    res = c2.read_response();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result_int(), 400u);
+    EXPECT_EQ(up.request_count(), 0u);  // nothing reaches the upstream over plain HTTP
+}
+
+TEST(proxy_tls, hsts_is_sent_over_tls_only) {
+    cert_dir dir;
+    const auto cert = make_test_certificate("localhost", {"localhost"});
+    fake_upstream up;
+    proxy_under_test px{tls_listen(", \"127.0.0.1:0\"") + "[tls]\nhsts_max_age = \"8760h\"\nhsts_include_subdomains = true\n" +
+                        dir.add("site", cert) + upstream_block("[\"" + up.address() + "\"]")};
+    tls_client c(px.port(), {.ca_pem = cert.cert_pem});
+    ASSERT_TRUE(c.ok());
+    auto res = c.get("/");
+    ASSERT_TRUE(res);
+    EXPECT_EQ((*res)[http::field::strict_transport_security], "max-age=31536000; includeSubDomains");
+    auto plain = get(px.server().listen_endpoints()[1].port(), "/");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->count(http::field::strict_transport_security), 0u);
+}
+
+// ---- reload ------------------------------------------------------------------------------
+
+TEST(proxy_tls, sighup_reload_serves_the_new_certificate_and_keeps_open_connections) {
+    cert_dir dir;
+    const auto first = make_test_certificate("first", {"localhost"});
+    fake_upstream up;
+    // The reload reads the config file again: a server of its own that knows the path.
+    const std::string conf_path = dir.file("anteroom.toml");
+    {
+        std::ofstream f(conf_path);
+        f << "state_dir = \"" << dir.path() << "/state\"\n" << tls_listen() << "threads = 1\n"
+          << dir.add("site", first) << upstream_block("[\"" + up.address() + "\"]")
+          << "[log]\naccess_log = \"\"\nlevel = \"error\"\n[admin]\nenabled = false\n";
+    }
+    const auto loaded = load_config(conf_path);
+    ASSERT_TRUE(loaded.errors.empty()) << loaded.errors.front().text();
+    proxy::server_options opts;
+    opts.cfg = loaded.cfg;
+    opts.config_path = conf_path;
+    proxy::server srv(opts);
+    std::string err;
+    ASSERT_TRUE(srv.start(err)) << err;
+    const auto port = srv.listen_endpoints().at(0).port();
+
+    tls_client kept(port, {.ca_pem = first.cert_pem});
+    ASSERT_TRUE(kept.ok()) << kept.ec().message();
+    ASSERT_TRUE(kept.get("/"));
+    EXPECT_EQ(kept.peer_cn(), "first");
+
+    const auto second = make_test_certificate("second", {"localhost"});
+    write_test_certificate(second, dir.file("site.pem"), dir.file("site.key"));
+    ASSERT_TRUE(srv.reload(err)) << err;
+    tls_client fresh(port, {.ca_pem = second.cert_pem});
+    ASSERT_TRUE(fresh.ok()) << fresh.ec().message();
+    EXPECT_EQ(fresh.peer_cn(), "second");
+    auto again = kept.get("/");  // the connection opened before the reload still works
+    ASSERT_TRUE(again) << kept.ec().message();
+    EXPECT_EQ(again->result_int(), 200u);
+
+    // A broken certificate file: the reload is refused, the running certificate stays.
+    { std::ofstream(dir.file("site.pem")) << "-----BEGIN CERTIFICATE-----\nnot base64\n"; }
+    EXPECT_FALSE(srv.reload(err));
+    EXPECT_NE(err.find("site.pem"), std::string::npos) << err;
+    EXPECT_NE(err.find("tls.certificate[0].cert"), std::string::npos) << err;
+    tls_client after(port, {.ca_pem = second.cert_pem});
+    ASSERT_TRUE(after.ok()) << after.ec().message();
+    EXPECT_EQ(after.peer_cn(), "second");
+    srv.stop();
+    srv.wait();
+}
+
+// ---- upstream TLS ------------------------------------------------------------------------
+
+// An HTTPS upstream on its own thread that answers every request with 200 "tls upstream".
+class tls_upstream {
+public:
+    explicit tls_upstream(const test_certificate& cert) : ctx_(ssl::context::tls_server) {
+        ctx_.use_certificate_chain(net::buffer(cert.cert_pem));
+        ctx_.use_private_key(net::buffer(cert.key_pem), ssl::context::pem);
+        acceptor_.open(tcp::v4());
+        acceptor_.bind(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+        acceptor_.listen();
+        port_ = acceptor_.local_endpoint().port();
+        net::co_spawn(ioc_, accept_loop(), net::detached);
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+    ~tls_upstream() {
+        ioc_.stop();
+        thread_.join();
+    }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    std::string sni() const { return sni_; }
+
+private:
+    net::awaitable<void> accept_loop() {
+        for (;;) {
+            auto [ec, sock] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
+            if (ec) {
+                co_return;
+            }
+            net::co_spawn(ioc_, serve(std::move(sock)), net::detached);
+        }
+    }
+    net::awaitable<void> serve(tcp::socket sock) {
+        beast::ssl_stream<tcp::socket> s(std::move(sock), ctx_);
+        auto [hec] = co_await s.async_handshake(ssl::stream_base::server, net::as_tuple(net::use_awaitable));
+        if (hec) {
+            co_return;
+        }
+        if (const char* n = SSL_get_servername(s.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+            sni_ = n;
+        }
+        beast::flat_buffer buf;
+        for (;;) {
+            http::request<http::string_body> req;
+            auto [rec, rn] = co_await http::async_read(s, buf, req, net::as_tuple(net::use_awaitable));
+            if (rec) {
+                co_return;
+            }
+            http::response<http::string_body> res{http::status::ok, 11};
+            res.body() = "tls upstream";
+            res.prepare_payload();
+            res.keep_alive(req.keep_alive());
+            auto [wec, wn] = co_await http::async_write(s, res, net::as_tuple(net::use_awaitable));
+            if (wec || !req.keep_alive()) {
+                co_return;
+            }
+        }
+    }
+
+    net::io_context ioc_{1};
+    ssl::context ctx_;
+    tcp::acceptor acceptor_{ioc_};
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+    std::string sni_;  // read by the test after a request completed
+};
+
+TEST(proxy_tls, upstream_tls_is_verified_against_the_configured_ca) {
+    cert_dir dir;
+    const auto ca = make_test_ca("Upstream CA");
+    const auto other_ca = make_test_ca("Some other CA");
+    tls_upstream up(make_test_certificate_signed_by(ca, "portal.internal", {"portal.internal"}));
+    { std::ofstream(dir.file("ca.pem")) << ca.cert_pem; }
+    { std::ofstream(dir.file("other.pem")) << other_ca.cert_pem; }
+    const auto block = [&](const std::string& name, const std::string& ca_file) {
+        return "[[upstream]]\nname = \"" + name + "\"\nservers = [\"" + up.address() +
+               "\"]\ntls = true\ntls_server_name = \"portal.internal\"\ntls_ca_file = \"" + ca_file + "\"\n";
+    };
+    proxy_under_test px{block("good", dir.file("ca.pem")) + block("wrong", dir.file("other.pem")) +
+                        "[[route]]\nprefix = \"/\"\nupstream = \"good\"\n[[route]]\nprefix = \"/wrong\"\nupstream = \"wrong\"\n"};
+    for (int i = 0; i < 2; ++i) {  // the second request reuses the pooled TLS connection
+        auto res = get(px.port(), "/ok");
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->result_int(), 200u);
+        EXPECT_EQ(res->body(), "tls upstream");
+    }
+    EXPECT_EQ(up.sni(), "portal.internal");
+    auto wrong = get(px.port(), "/wrong");
+    ASSERT_TRUE(wrong);
+    EXPECT_EQ(wrong->result_int(), 502u);  // verification failed: never an unverified request
+}
+
+TEST(proxy_tls, upstream_tls_checks_the_name_too) {
+    cert_dir dir;
+    const auto ca = make_test_ca("Upstream CA");
+    tls_upstream up(make_test_certificate_signed_by(ca, "portal.internal", {"portal.internal"}));
+    { std::ofstream(dir.file("ca.pem")) << ca.cert_pem; }
+    proxy_under_test px{"[[upstream]]\nname = \"misnamed\"\nservers = [\"" + up.address() +
+                        "\"]\ntls = true\ntls_server_name = \"other.internal\"\ntls_ca_file = \"" + dir.file("ca.pem") +
+                        "\"\n"};
+    auto res = get(px.port(), "/");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result_int(), 502u);
+}
+
+// ---- what the request pipeline sees ------------------------------------------------------
+
+TEST(proxy_tls, cookies_are_secure_and_the_access_log_has_the_ja4) {
+    cert_dir dir;
+    const auto cert = make_test_certificate("localhost", {"localhost"});
+    fake_upstream up;
+    const std::string log = dir.file("access.log");
+    proxy_under_test px{tls_listen() + dir.add("site", cert) + upstream_block("[\"" + up.address() + "\"]") +
+                        "[[room]]\nid = \"book\"\npaths = [\"/book\"]\nnew_users_per_minute = 1\nmax_active_users = 1\n"
+                        "[log]\naccess_log = \"" + log + "\"\nlevel = \"warn\"\n"};
+    tls_client c(px.port(), {.ca_pem = cert.cert_pem});
+    ASSERT_TRUE(c.ok());
+    auto res = c.get("/book", "localhost", "Accept: text/html\r\n");
+    ASSERT_TRUE(res);
+    bool any_cookie = false;
+    for (const auto& f : res->base()) {
+        if (f.name() == http::field::set_cookie) {
+            any_cookie = true;
+            EXPECT_NE(f.value().find("Secure"), std::string_view::npos) << f.value();
+        }
+    }
+    EXPECT_TRUE(any_cookie);
+    std::string text;
+    EXPECT_TRUE(eventually([&] {
+        std::ifstream f(log);
+        text.assign(std::istreambuf_iterator<char>(f), {});
+        return text.find("\"ja4\":\"t1") != std::string::npos;
+    })) << text;
+}
+
+}  // namespace
+}  // namespace anteroom::test
