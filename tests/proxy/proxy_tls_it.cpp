@@ -10,6 +10,7 @@
 #include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "tests/support/fake_upstream.hpp"
@@ -442,7 +443,10 @@ public:
         thread_.join();
     }
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-    std::string sni() const { return sni_; }
+    std::string sni() const {
+        std::lock_guard lock(mu_);
+        return sni_;
+    }
 
 private:
     net::awaitable<void> accept_loop() {
@@ -461,6 +465,7 @@ private:
             co_return;
         }
         if (const char* n = SSL_get_servername(s.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+            std::lock_guard lock(mu_);
             sni_ = n;
         }
         beast::flat_buffer buf;
@@ -486,7 +491,8 @@ private:
     tcp::acceptor acceptor_{ioc_};
     std::uint16_t port_ = 0;
     std::thread thread_;
-    std::string sni_;  // read by the test after a request completed
+    mutable std::mutex mu_;
+    std::string sni_;  // written on the upstream's thread, read by the test
 };
 
 TEST(proxy_tls, upstream_tls_is_verified_against_the_configured_ca) {
