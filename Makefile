@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc)
 CONFIG ?= conf/anteroom.toml
 
-.PHONY: all run test bench build clean deps
+.PHONY: all run test test-tsan bench build clean deps
 
 all: build
 
@@ -21,6 +21,13 @@ test:
 	cmake --preset debug-asan >/dev/null
 	cmake --build --preset debug-asan -j $(JOBS)
 	ctest --preset debug-asan
+
+# ThreadSanitizer over the suites that run threads (tests/CMakeLists.txt, anteroom_tsan).
+test-tsan:
+	@scripts/install-deps.sh --test
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan
 
 bench:
 	@scripts/install-deps.sh --bench

@@ -4,7 +4,9 @@
 
 #include "admission/queue_store.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -12,6 +14,7 @@
 
 #include "admission/room_controller.hpp"
 #include "admission/snapshot.hpp"
+#include "common/timefmt.hpp"
 
 namespace anteroom::admission {
 
@@ -37,7 +40,7 @@ namespace {
 
 class embedded_store final : public queue_store {
 public:
-    explicit embedded_store(std::string path) : path_(std::move(path)) {}
+    embedded_store(std::string path, std::string previous) : path_(std::move(path)), previous_(std::move(previous)) {}
 
     void restore(std::vector<std::unique_ptr<room_controller>> rooms) {
         std::unique_lock lock(map_mu_);
@@ -168,7 +171,7 @@ public:
             written_at = std::max(written_at, slot->ctl->last_now());
         }
         // The file is written without holding any room lock.
-        return write_file_durably(path_, frame_snapshot(records, written_at), err);
+        return write_file_durably(path_, frame_snapshot(records, written_at), err, previous_);
     }
 
 private:
@@ -225,6 +228,7 @@ private:
     }
 
     std::string path_;
+    std::string previous_;  // the last good snapshot before path_, kept by every write
     mutable std::shared_mutex map_mu_;
     std::map<std::string, std::shared_ptr<room_slot>, std::less<>> rooms_;
     std::map<std::string, std::uint32_t, std::less<>> last_epoch_;  // of dropped rooms (configure only)
@@ -233,36 +237,90 @@ private:
 
 }  // namespace
 
-std::unique_ptr<queue_store> make_embedded_store(const std::string& state_dir, std::string& err) {
-    const std::string path = state_dir + "/admission.snapshot";
-    auto store = std::make_unique<embedded_store>(path);
-    std::string text;
+std::string snapshot_file(const std::string& state_dir) {
+    return state_dir + "/admission.snapshot";
+}
+
+std::string previous_snapshot_file(const std::string& state_dir) {
+    return snapshot_file(state_dir) + ".prev";
+}
+
+namespace {
+
+// One snapshot file read and decoded: absent, usable (rooms), or damaged (why).
+struct loaded_snapshot {
     bool exists = false;
-    if (!read_whole_file(path, text, exists, err) || !exists) {
+    bool usable = false;
+    unix_ms written_at = 0;
+    std::vector<std::unique_ptr<room_controller>> rooms;
+    std::string why;
+};
+
+loaded_snapshot load_snapshot_file(const std::string& path) {
+    loaded_snapshot out;
+    std::string text;
+    if (!read_whole_file(path, text, out.exists, out.why)) {
+        out.exists = true;  // there, but unreadable: never taken for "no snapshot"
+        return out;
+    }
+    if (!out.exists) {
+        return out;
+    }
+    const auto parsed = parse_snapshot(text, out.why);
+    if (!parsed) {
+        return out;
+    }
+    for (const auto record : parsed->rooms) {
+        auto room = decode_room(record, out.why);
+        if (!room) {
+            out.rooms.clear();
+            return out;
+        }
+        out.rooms.push_back(std::move(room));
+    }
+    out.usable = true;
+    out.written_at = parsed->written_at;
+    return out;
+}
+
+}  // namespace
+
+std::unique_ptr<queue_store> make_embedded_store(const std::string& state_dir, std::string& err) {
+    const std::string path = snapshot_file(state_dir);
+    const std::string previous = previous_snapshot_file(state_dir);
+    auto store = std::make_unique<embedded_store>(path, previous);
+    auto latest = load_snapshot_file(path);
+    if (latest.usable) {
+        store->restore(std::move(latest.rooms));
         return store;
     }
-    std::string why;
-    std::vector<std::unique_ptr<room_controller>> rooms;
-    if (const auto parsed = parse_snapshot(text, why)) {
-        for (const auto record : parsed->rooms) {
-            auto room = decode_room(record, why);
-            if (!room) {
-                rooms.clear();
-                break;
+    auto older = load_snapshot_file(previous);
+    if (!latest.exists && !older.exists) {
+        return store;  // a first start
+    }
+    const std::string what = latest.exists ? path + ": damaged snapshot (" + latest.why + ")"
+                                           : path + ": missing (a crash while it was being replaced?)";
+    if (older.usable) {
+        if (latest.exists) {
+            const std::string aside = path + ".corrupt";
+            if (std::rename(path.c_str(), aside.c_str()) != 0) {
+                err = what + "; it cannot be moved aside to " + aside + ": " + std::strerror(errno);
+                return nullptr;
             }
-            rooms.push_back(std::move(room));
         }
-        if (rooms.size() == parsed->rooms.size()) {
-            store->restore(std::move(rooms));
-            return store;
-        }
+        store->restore(std::move(older.rooms));
+        err = what + (latest.exists ? ", kept as " + path + ".corrupt" : std::string()) +
+              "; restored the previous snapshot " + previous + " of " + format_rfc3339(older.written_at) +
+              " (visitors who came or moved on after it get their places back on their next poll)";
+        return store;
     }
-    const std::string aside = path + ".corrupt";
-    err = path + ": corrupt snapshot (" + why + "); starting with empty rooms, the file is kept as " + aside;
-    if (std::rename(path.c_str(), aside.c_str()) != 0) {
-        err += " (rename failed)";
-    }
-    return store;
+    // Starting with empty rooms would silently drop every waiting visitor's place: an operator
+    // has to decide that.
+    err = what + "; the previous snapshot " + previous + " is " +
+          (older.exists ? "damaged too (" + older.why + ")" : std::string("missing")) +
+          ". Refusing to start with empty rooms: every waiting visitor would lose their place. To start "
+          "empty anyway, move " + path + " away.";
+    return nullptr;
 }
 
 }  // namespace anteroom::admission

@@ -155,9 +155,14 @@ public:
 // window is re-created on its first touch_pass). Sequence numbers are leased: a snapshot
 // reserves numbers ahead, and a restart continues after the reservation, so no number is
 // handed to two visitors (the reserved ones count in room_figures::issued). Time while the
-// process was down does not count against abandon_after or the idle timeout. A corrupt
-// snapshot is reported in `err` and the store starts empty (the file is kept aside as
-// *.corrupt); an unreadable one is reported too. Never returns null.
+// process was down does not count against abandon_after or the idle timeout. Every snapshot
+// write keeps the one it replaces as `admission.snapshot.prev`. A damaged, unreadable or
+// missing snapshot falls back to that previous one (the store is returned and `err` says what
+// happened and which snapshot was restored; the damaged file is kept as *.corrupt); when there
+// is no usable previous snapshot either, the result is null and `err` explains how to start
+// empty — the store never silently starts with empty rooms over a snapshot it could not read.
 std::unique_ptr<queue_store> make_embedded_store(const std::string& state_dir, std::string& err);
+std::string snapshot_file(const std::string& state_dir);           // <state_dir>/admission.snapshot
+std::string previous_snapshot_file(const std::string& state_dir);  // … .prev
 
 }  // namespace anteroom::admission

@@ -453,7 +453,8 @@ std::optional<parsed_snapshot> parse_snapshot(std::string_view file, std::string
     return out;
 }
 
-bool write_file_durably(const std::string& path, std::string_view data, std::string& err) {
+bool write_file_durably(const std::string& path, std::string_view data, std::string& err,
+                        const std::string& keep_previous) {
     const std::string tmp = path + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -481,6 +482,11 @@ bool write_file_durably(const std::string& path, std::string_view data, std::str
         return false;
     }
     ::close(fd);
+    if (!keep_previous.empty() && ::rename(path.c_str(), keep_previous.c_str()) != 0 && errno != ENOENT) {
+        err = errno_text("cannot keep the previous version as", keep_previous);
+        ::unlink(tmp.c_str());
+        return false;
+    }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         err = errno_text("cannot rename to", path);
         ::unlink(tmp.c_str());

@@ -82,7 +82,11 @@ struct parsed_snapshot {
 std::optional<parsed_snapshot> parse_snapshot(std::string_view file, std::string& err);
 
 // temp → fsync → rename → fsync(dir). False + err (with the path and errno text) on failure.
-bool write_file_durably(const std::string& path, std::string_view data, std::string& err);
+// With `keep_previous`, the file being replaced is first renamed to that name, so the last
+// good version survives a new one that turns out damaged (a crash between the two renames
+// leaves only `keep_previous`, which the reader then takes).
+bool write_file_durably(const std::string& path, std::string_view data, std::string& err,
+                        const std::string& keep_previous = {});
 // The whole file; false + err on failure; a missing file is not an error (exists = false).
 bool read_whole_file(const std::string& path, std::string& out, bool& exists, std::string& err);
 

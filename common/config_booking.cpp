@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/config_room.hpp"
+#include "common/keyfile.hpp"
 
 namespace anteroom::config_detail {
 
@@ -128,7 +129,7 @@ void read_booking(table_reader& r, booking_config& b) {
     r.read("session_ttl", b.session_ttl, 1min, duration_ms(24LL * 3600'000));
     r.read_integer("pin_iterations", b.pin_iterations, 1'000, 10'000'000);
     r.read("fsync_each_commit", b.fsync_each_commit);
-    r.read("admin_token_file", b.admin_token_file);
+    r.read_file("admin_token_file", b.admin_token_file, token_file_check("booking.admin_token_file"));
     r.read_integer("demo_vials_per_day", b.demo_vials_per_day, 0, 100'000);
     r.read("cookie_secure", b.cookie_secure);
     if (const auto* n = r.optional("open_groups")) {

@@ -267,6 +267,19 @@ void table_reader::read(std::string_view name, std::string& out) {
     }
 }
 
+void table_reader::read_file(std::string_view name, std::string& out,
+                             const std::function<bool(const std::string& path, std::string& err)>& check) {
+    const auto* n = optional(name);
+    if (n == nullptr) {
+        return;
+    }
+    read(name, out);
+    std::string err;
+    if (!out.empty() && !check(out, err)) {
+        sink_.add(*n, key(name), err);
+    }
+}
+
 void table_reader::read_float(std::string_view name, double& out, double min, double max) {
     if (const auto* n = optional(name)) {
         if (const auto v = get_float(sink_, *n, key(name), min, max)) {

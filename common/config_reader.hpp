@@ -15,6 +15,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -112,6 +113,11 @@ public:
     // Convenience readers: leave `out` untouched when the key is absent or invalid.
     void read(std::string_view name, bool& out);
     void read(std::string_view name, std::string& out);
+    // A path to a file that must be usable now (a key or token file): `check(path, err)` runs
+    // when the value is not empty, and its error is reported at the key's line — so a missing
+    // or malformed secret stops check-config, a start and a reload, never a running node.
+    void read_file(std::string_view name, std::string& out,
+                   const std::function<bool(const std::string& path, std::string& err)>& check);
     void read(std::string_view name, duration_ms& out, duration_ms min, duration_ms max);
     void read_float(std::string_view name, double& out, double min, double max);
     template <class Int>

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/keyfile.hpp"
 #include "common/path_norm.hpp"
 #include "common/timefmt.hpp"
 
@@ -268,7 +269,8 @@ std::optional<std::string> read_room_path(error_sink& sink, const toml::node& n,
 
 
 void read_admission(table_reader& r, admission_config& a) {
-    r.read("key_file", a.key_file);
+    r.read_file("key_file", a.key_file,
+                [](const std::string& path, std::string& err) { return load_keyfile(path, err) != nullptr; });
     r.read("bind_ip", a.bind_ip);
     r.read_integer("bind_v4_prefix", a.bind_v4_prefix, 0, 32);
     r.read_integer("bind_v6_prefix", a.bind_v6_prefix, 0, 128);
@@ -283,7 +285,7 @@ void read_admission(table_reader& r, admission_config& a) {
             }
         }
     }
-    r.read("agent_token_file", a.agent_token_file);
+    r.read_file("agent_token_file", a.agent_token_file, token_file_check("agent token"));
     r.read("snapshot_interval", a.snapshot_interval, 100ms, 1min);
     r.read("cookie_secure", a.cookie_secure);
     r.finish();

@@ -10,6 +10,7 @@
 #include "common/config.hpp"
 #include "common/config_reader.hpp"
 #include "common/config_room.hpp"
+#include "common/keyfile.hpp"
 
 namespace anteroom {
 
@@ -330,7 +331,7 @@ std::uint32_t read_admin(table_reader& r, admin_config& a) {
         }
         listen_line = n->source().begin.line;
     }
-    r.read("token_file", a.token_file);
+    r.read_file("token_file", a.token_file, token_file_check("admin token"));
     r.finish();
     return listen_line;
 }

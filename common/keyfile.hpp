@@ -52,6 +52,10 @@ std::shared_ptr<const key_ring> load_keyfile(const std::string& path, std::strin
 // whitespace removed, at least 16 characters. nullopt with "path: ..." in err otherwise;
 // `what` names the token in messages ("admin token").
 std::optional<std::string> read_token_file(const std::string& path, std::string_view what, std::string& err);
+// For the config loader (table_reader::read_file): the file is a usable token file now.
+inline auto token_file_check(std::string_view what) {
+    return [what](const std::string& path, std::string& err) { return read_token_file(path, what, err).has_value(); };
+}
 
 // A fresh ring with one random key, for tests and for `make run` before keygen was called.
 // Throws std::runtime_error when OpenSSL has no randomness (startup only).

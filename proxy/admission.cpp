@@ -138,7 +138,12 @@ struct admission_service::impl : std::enable_shared_from_this<admission_service:
 
     std::mutex snapshot_mu;
     unix_ms last_snapshot = 0;
-    bool snapshot_failing = false;
+    bool snapshot_failing = false;  // guarded by snapshot_mu, like snapshot_ok_at
+    unix_ms snapshot_ok_at = 0;
+    counter& snapshot_failures = metrics.get_counter(
+        "anteroom_snapshot_failures_total", "Queue state snapshots that could not be written to state_dir");
+    gauge& snapshot_last_ok = metrics.get_gauge(
+        "anteroom_snapshot_last_success_timestamp_seconds", "Unix time of the last queue state snapshot written");
     std::atomic<bool> stopping{false};
     std::optional<listen_address> builtin;  // set before start(); target of "builtin:" capacity URLs
     std::map<std::string, unix_ms, std::less<>> capacity_due;    // control thread only
@@ -179,12 +184,20 @@ struct admission_service::impl : std::enable_shared_from_this<admission_service:
         }
         std::string err;
         if (!store->snapshot(err)) {
+            snapshot_failures.inc();
+            // Logged when it starts failing and at shutdown, not every interval; the counter
+            // and the age of the last good snapshot carry the alarm in between.
             if (!snapshot_failing || final) {
-                ANTEROOM_LOG(log_level::error, "admission", "snapshot failed: " + err);
+                ANTEROOM_LOG(log_level::error, "admission",
+                             "snapshot failed, serving continues but a restart would lose the progress since " +
+                                 (snapshot_ok_at == 0 ? std::string("start") : format_rfc3339(snapshot_ok_at)) +
+                                 ": " + err);
             }
             snapshot_failing = true;
             return;
         }
+        snapshot_ok_at = now_ms();
+        snapshot_last_ok.set(snapshot_ok_at / 1000);
         if (snapshot_failing) {
             ANTEROOM_LOG(log_level::info, "admission", "snapshot written again");
         }

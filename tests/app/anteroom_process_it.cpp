@@ -239,14 +239,16 @@ public:
 
     // kill -9, then the same config and state_dir again (ports are new: they are port 0).
     void kill_and_restart() {
+        kill();
+        launch();
+    }
+    void kill() {
         proc_->send_signal(SIGKILL);
         proc_->wait_exit(startup_timeout);
-        launch();
     }
 
     std::string state_file(const std::string& name) const { return dir_.file("state/" + name); }
 
-private:
     void launch() {
         proc_ = std::make_unique<subprocess>(std::vector<std::string>{binary, "serve", "--config", config_path_});
         const bool up = proc_->wait_for_stderr(
@@ -350,6 +352,123 @@ TEST(anteroom_process, kill_9_keeps_every_waiting_place_and_every_pass) {
     EXPECT_EQ(nlohmann::json::parse(late->body())["position"], 4);
 }
 
+// Waits until the snapshot (and, with `previous`, also admission.snapshot.prev) was written
+// after `since`.
+bool snapshot_written_after(const running_anteroom& ar, fs::file_time_type since, bool previous = false) {
+    return eventually(
+        [&] {
+            std::error_code ec, ec2;
+            const auto t = fs::last_write_time(ar.state_file("admission.snapshot"), ec);
+            const auto p = fs::last_write_time(ar.state_file("admission.snapshot.prev"), ec2);
+            return !ec && t > since && (!previous || (!ec2 && p > since));
+        },
+        5s);
+}
+
+// A paused room "book" whose state is written every 100 ms.
+config_text snapshotting_room(const fake_upstream& up) {
+    config_text cfg{up.address()};
+    cfg.extra = "\n[admission]\nsnapshot_interval = \"100ms\"\n\n[[room]]\nid = \"book\"\npaths = [\"/book\"]\n"
+                "mode = \"paused\"\n";
+    return cfg;
+}
+
+void damage(const std::string& path) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x5a');
+}
+
+std::optional<nlohmann::json> status_of(std::uint16_t port, const std::string& ticket) {
+    const auto r = get_with(port, "/_anteroom/status?room=book",
+                            "Accept: application/json\r\nCookie: anteroom_ticket_book=" + ticket + "\r\n");
+    if (!r || r->result_int() != 200) {
+        return std::nullopt;
+    }
+    return nlohmann::json::parse(r->body(), nullptr, false);
+}
+
+TEST(anteroom_process, a_damaged_snapshot_falls_back_to_the_previous_one_and_two_damaged_ones_stop_the_start) {
+    fake_upstream up;
+    running_anteroom ar(snapshotting_room(up));
+    std::vector<std::string> tickets;
+    for (int i = 0; i < 2; ++i) {
+        const auto r = get_with(ar.port(), "/book", "Accept: application/json\r\n");
+        ASSERT_TRUE(r);
+        tickets.push_back(set_cookie_value(*r, "anteroom_ticket_book").value());
+    }
+    ASSERT_TRUE(snapshot_written_after(ar, fs::file_time_type::clock::now(), true));
+    ar.kill();
+    damage(ar.state_file("admission.snapshot"));
+
+    ar.launch();
+    EXPECT_NE(ar.proc().err().find("damaged snapshot"), std::string::npos) << ar.proc().err();
+    EXPECT_NE(ar.proc().err().find("restored the previous snapshot"), std::string::npos) << ar.proc().err();
+    EXPECT_TRUE(fs::exists(ar.state_file("admission.snapshot.corrupt")));
+    for (int i = 0; i < 2; ++i) {
+        const auto j = status_of(ar.port(), tickets[i]);
+        ASSERT_TRUE(j);
+        EXPECT_EQ((*j)["position"], i + 1);
+    }
+
+    // Both snapshots damaged: no start, a message that says why and what to do, exit 1.
+    ASSERT_TRUE(snapshot_written_after(ar, fs::file_time_type::clock::now(), true));
+    ar.kill();
+    damage(ar.state_file("admission.snapshot"));
+    damage(ar.state_file("admission.snapshot.prev"));
+    subprocess refused({binary, "serve", "--config", ar.config_path()});
+    EXPECT_EQ(refused.wait_exit(startup_timeout), 1);
+    EXPECT_NE(refused.err().find("Refusing to start with empty rooms"), std::string::npos) << refused.err();
+    EXPECT_EQ(refused.err().find("listening on"), std::string::npos) << "nothing half-started";
+}
+
+TEST(anteroom_process, a_full_or_unwritable_state_dir_raises_the_alarm_while_serving_continues) {
+    fake_upstream up;
+    running_anteroom ar(snapshotting_room(up));
+    const auto failures = [&] { return metric(ar.admin_port(), "anteroom_snapshot_failures_total").value_or(-1); };
+    ASSERT_TRUE(eventually([&] {
+        return metric(ar.admin_port(), "anteroom_snapshot_last_success_timestamp_seconds").value_or(0) > 0;
+    }));
+    EXPECT_EQ(failures(), 0);
+    const std::string tmp = ar.state_file("admission.snapshot.tmp");
+
+    // Disk full: the next snapshot's temporary file is /dev/full (its write fails with ENOSPC,
+    // then the writer removes it — the link — and the one after succeeds).
+    ASSERT_TRUE(eventually([&] {
+        std::error_code ec;
+        fs::create_symlink("/dev/full", tmp, ec);
+        return !ec;
+    }));
+    ASSERT_TRUE(ar.proc().wait_for_stderr_text("No space left on device", 5s)) << ar.proc().err();
+    EXPECT_NE(ar.proc().err().find("snapshot failed, serving continues"), std::string::npos) << ar.proc().err();
+    ASSERT_TRUE(ar.proc().wait_for_stderr_text("snapshot written again", 5s)) << ar.proc().err();
+    EXPECT_GE(failures(), 1);
+
+    // Unwritable until the operator acts (a directory where the file must go): every interval
+    // fails, one log line says so, the counter climbs, and visitors are still served.
+    const auto mark = ar.proc().err().size();
+    ASSERT_TRUE(eventually([&] {
+        std::error_code ec;
+        return fs::create_directory(tmp, ec) && !ec;
+    }));
+    const double before = failures();
+    ASSERT_TRUE(eventually([&] { return failures() >= before + 3; }, 5s));
+    ASSERT_TRUE(ar.proc().wait_for_stderr_text("Is a directory", 5s, mark)) << ar.proc().err();
+    const auto r = get_with(ar.port(), "/book", "Accept: application/json\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200);
+    EXPECT_TRUE(set_cookie_value(*r, "anteroom_ticket_book").has_value());
+    fs::remove(tmp);
+    ASSERT_TRUE(ar.proc().wait_for_stderr_text("snapshot written again", 5s, mark)) << ar.proc().err();
+    // All the failing intervals in between gave one log line, not one each.
+    const std::string during = ar.proc().err().substr(mark, ar.proc().err().find("snapshot written again", mark) - mark);
+    std::size_t logged = 0;
+    for (auto at = during.find("snapshot failed"); at != std::string::npos; at = during.find("snapshot failed", at + 1)) {
+        ++logged;
+    }
+    EXPECT_EQ(logged, 1u) << during;
+}
+
 // ---- command line ----------------------------------------------------------------------------------
 
 // Three problems on lines 4, 5 and 7: all are reported, each with file:line and the key.
@@ -416,6 +535,53 @@ TEST(anteroom_process, serve_refuses_a_bad_file_with_the_check_config_messages) 
     EXPECT_EQ(serve.code, 1);
     EXPECT_EQ(serve.err, check.err);
     expect_bad_config_report(serve.err, path);
+}
+
+// One bad thing per file, of every kind an operator makes: each stops `serve` before anything
+// listens, with exit 1 and `file:line: key: message` naming the line of the bad thing.
+TEST(anteroom_process, serve_refuses_every_kind_of_bad_file_naming_file_and_line) {
+    temp_dir dir;
+    write_file(dir.file("garbage.pem"), "this is not a certificate\n");
+    struct bad_file {
+        std::string what;
+        std::string body;  // from line 4, after state_dir, [server] and its listen line
+        int line;          // of the bad thing
+        std::string key;   // "" for TOML syntax errors
+    };
+    const std::vector<bad_file> cases = {
+        {"syntax", "[log\nlevel = \"info\"\n", 4, ""},
+        {"duplicate key", "threads = 1\nthreads = 2\n", 5, ""},
+        {"type", "max_connections = \"many\"\n", 4, "server.max_connections"},
+        {"range", "threads = 9999\n", 4, "server.threads"},
+        {"unknown key", "[log]\ncolour = true\n", 5, "log.colour"},
+        {"table where a value belongs", "[log]\nlevel = { loud = true }\n", 5, "log.level"},
+        {"missing key file", "[admission]\nkey_file = \"" + dir.file("no-such-keys.toml") + "\"\n", 5,
+         "admission.key_file"},
+        {"missing admin token", "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"" + dir.file("no-such.token") + "\"\n",
+         6, "admin.token_file"},
+        {"unreadable certificate",
+         "[tls]\n[[tls.certificate]]\ncert = \"" + dir.file("no-such.pem") + "\"\nkey = \"" + dir.file("garbage.pem") + "\"\n",
+         6, "tls.certificate[0].cert"},
+        {"certificate that is not PEM",
+         "[tls]\n[[tls.certificate]]\ncert = \"" + dir.file("garbage.pem") + "\"\nkey = \"" + dir.file("garbage.pem") + "\"\n",
+         6, "tls.certificate[0].cert"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.what);
+        const auto path = dir.file("bad.toml");
+        const bool tls = c.what.find("certificate") != std::string::npos;
+        write_file(path, "state_dir = \"" + dir.file("state") + "\"\n[server]\n" +
+                             (tls ? "listen = [{ address = \"127.0.0.1:0\", tls = true }]\n"
+                                  : "listen = [\"127.0.0.1:0\"]\n") +
+                             c.body +
+                             // After the bad line, so its number stays; no fixed admin port if it ever started.
+                             (c.body.find("[admin]") == std::string::npos ? "\n[admin]\nenabled = false\n" : ""));
+        const auto r = run_process({binary, "serve", "--config", path});
+        EXPECT_EQ(r.code, 1) << r.err;
+        const std::string where = path + ":" + std::to_string(c.line) + ":";
+        EXPECT_TRUE(r.err.starts_with(where + (c.key.empty() ? "" : " " + c.key + ":"))) << r.err;
+        EXPECT_EQ(r.err.find("listening on"), std::string::npos) << "nothing half-started:\n" << r.err;
+    }
 }
 
 TEST(anteroom_process, serve_fails_cleanly_when_the_port_is_taken) {

@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bot_detect/challenge.hpp"
@@ -425,6 +427,48 @@ TEST(BotTables, EvictsTheLeastRecentlySeenOfASet) {
         EXPECT_EQ(e.rate_cur, 0);
     });
     EXPECT_EQ(t.evictions(), 2u);
+}
+
+// Four threads on one table (the workers share it): every increment lands exactly once, per key,
+// and evictions() and size() can be read while they run. Under `make test-tsan` this is also
+// the check that the shard locks cover every access.
+TEST(BotTables, ThreadsSharingATableLoseNoUpdate) {
+    key_table t(65536);  // ample room for every key below: no eviction may hide a lost update
+    constexpr int threads = 4;
+    constexpr std::uint64_t keys = 512;
+    constexpr int passes = 50;
+    std::vector<std::thread> workers;
+    std::atomic<bool> stop{false};
+    std::thread reader([&] {
+        while (!stop) {
+            EXPECT_LE(t.size(), keys);
+            EXPECT_EQ(t.evictions(), 0u);
+        }
+    });
+    for (int w = 0; w < threads; ++w) {
+        workers.emplace_back([&t] {
+            for (int p = 0; p < passes; ++p) {
+                for (std::uint64_t k = 0; k < keys; ++k) {
+                    // Spread over the shards (the top bits choose the shard).
+                    const std::uint64_t key = (k * 0x9E3779B97F4A7C15ull) | 1;
+                    t.with(key, 100, [](key_entry& e, bool) { ++e.rate_cur; });
+                }
+            }
+        });
+    }
+    for (auto& w : workers) {
+        w.join();
+    }
+    stop = true;
+    reader.join();
+    EXPECT_EQ(t.size(), keys);
+    for (std::uint64_t k = 0; k < keys; ++k) {
+        const std::uint64_t key = (k * 0x9E3779B97F4A7C15ull) | 1;
+        t.with(key, 100, [&](key_entry& e, bool fresh) {
+            EXPECT_FALSE(fresh);
+            EXPECT_EQ(e.rate_cur, threads * passes) << "key " << k;
+        });
+    }
 }
 
 class BotTokens : public ::testing::Test {

@@ -15,6 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using config_test::secret_files;
 using config_test::expect_valid;
 using config_test::only_error;
 using config_test::parse;
@@ -49,7 +50,8 @@ TEST(config_admission, defaults) {
 }
 
 TEST(config_admission, every_key) {
-    const auto r = parse(R"([admission]
+    const secret_files secrets;
+    const auto r = parse(secrets.in(R"([admission]
 key_file = "/etc/anteroom/keys.toml"
 bind_ip = false
 bind_v4_prefix = 16
@@ -59,16 +61,16 @@ agent_header = "X-Hotline"
 agent_token_file = "/etc/anteroom/agent.token"
 snapshot_interval = "500ms"
 cookie_secure = true
-)");
+)"));
     expect_valid(r);
     const admission_config& a = r.cfg->admission;
-    EXPECT_EQ(a.key_file, "/etc/anteroom/keys.toml");
+    EXPECT_EQ(a.key_file, secrets.path("keys.toml"));
     EXPECT_FALSE(a.bind_ip);
     EXPECT_EQ(a.bind_v4_prefix, 16u);
     EXPECT_EQ(a.bind_v6_prefix, 48u);
     EXPECT_TRUE(a.bind_user_agent);
     EXPECT_EQ(a.agent_header, "X-Hotline");
-    EXPECT_EQ(a.agent_token_file, "/etc/anteroom/agent.token");
+    EXPECT_EQ(a.agent_token_file, secrets.path("agent.token"));
     EXPECT_EQ(a.snapshot_interval, 500ms);
     EXPECT_TRUE(a.cookie_secure);
 }

@@ -17,6 +17,7 @@ using namespace std::chrono_literals;
 using config_test::expect_valid;
 using config_test::only_error;
 using config_test::parse;
+using config_test::secret_files;
 using config_test::texts;
 
 // ---- defaults --------------------------------------------------------------------------------
@@ -423,7 +424,8 @@ TEST(config, malformed_table_headers_are_syntax_errors) {
 }
 
 TEST(config, full_file_round_trip) {
-    const auto r = parse(R"(
+    const secret_files secrets;
+    const auto r = parse(secrets.in(R"(
 state_dir = "/var/lib/anteroom"
 
 [server]
@@ -475,7 +477,7 @@ error_log = "/var/log/anteroom/error.log"
 enabled = true
 listen = "[::1]:9000"
 token_file = "/etc/anteroom/admin.token"
-)");
+)"));
     expect_valid(r);
     const config& c = *r.cfg;
     EXPECT_EQ(c.state_dir, "/var/lib/anteroom");
@@ -521,7 +523,7 @@ token_file = "/etc/anteroom/admin.token"
     EXPECT_EQ(c.log.error_log, "/var/log/anteroom/error.log");
     EXPECT_TRUE(c.admin.enabled);
     EXPECT_EQ(c.admin.listen, (listen_address{"::1", 9000}));
-    EXPECT_EQ(c.admin.token_file, "/etc/anteroom/admin.token");
+    EXPECT_EQ(c.admin.token_file, secrets.path("admin.token"));
 }
 
 // ---- helpers ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 
 #include <future>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/harness.hpp"
 
@@ -214,6 +216,54 @@ TEST(proxy_upstream, get_sent_on_a_fresh_connection_is_not_retried) {
     std::sort(statuses.begin(), statuses.end());
     EXPECT_EQ(statuses, (std::vector<int>{200, 502}));
     EXPECT_EQ(bad.connections_accepted(), 1u);
+}
+
+TEST(proxy_upstream, a_malformed_upstream_head_is_502_and_the_connection_is_not_reused) {
+    fake_upstream up;
+    proxy_under_test px{group("malformed", quoted(up.address()))};
+    raw_client c(px.port(), 5s);
+    c.send(get_request("/malformed"));
+    auto res = c.read_response();
+    ASSERT_TRUE(res) << c.ec().message();
+    EXPECT_EQ(res->result_int(), 502);
+    EXPECT_EQ(res->body().find("hello"), std::string::npos) << "nothing of the bad answer is passed on";
+    c.send(get_request("/echo"));
+    auto next = c.read_response();
+    ASSERT_TRUE(next) << c.ec().message();
+    EXPECT_EQ(next->result_int(), 200);
+    EXPECT_EQ(up.connections_accepted(), 2u);
+}
+
+// The upstream process dies (its port refuses connections) and is started again on the same
+// port: meanwhile requests get 502/503 at once and the waiting room still answers; afterwards
+// anteroom sends traffic to it again by itself, without a reload.
+TEST(proxy_upstream, an_upstream_that_dies_and_comes_back_is_used_again_and_the_room_serves_meanwhile) {
+    auto up = std::make_unique<fake_upstream>();
+    const auto port = up->port();
+    const std::string name = "phoenix";
+    proxy_under_test px{group(name, quoted(up->address()), "max_fails = 1\nfail_backoff = \"100ms\"") +
+                        "[[room]]\nid = \"book\"\npaths = [\"/book\"]\nmode = \"paused\"\n"};
+    EXPECT_EQ(status_of(px.port(), get_request("/echo")), 200);
+
+    up.reset();  // dies
+    for (int i = 0; i < 3; ++i) {
+        const auto start = steady::now();
+        const int status = status_of(px.port(), get_request("/echo"));
+        EXPECT_TRUE(status == 502 || status == 503) << status;
+        EXPECT_LT(steady::now() - start, 2s);
+    }
+    EXPECT_EQ(metric(px.admin_port(), server_up(name, "127.0.0.1:" + std::to_string(port))), 0);
+    raw_client waiting(px.port());
+    waiting.send("GET /book HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+    const auto queued = waiting.read_response();
+    ASSERT_TRUE(queued) << waiting.ec().message();
+    EXPECT_EQ(queued->result_int(), 200);
+    EXPECT_EQ(nlohmann::json::parse(queued->body(), nullptr, false).value("position", 0), 1) << queued->body();
+
+    up = std::make_unique<fake_upstream>(port);  // back
+    EXPECT_TRUE(eventually([&] { return status_of(px.port(), get_request("/echo")) == 200; }, 5s));
+    EXPECT_EQ(metric(px.admin_port(), server_up(name, up->address())), 1);
+    EXPECT_GE(up->request_count(), 1u);
 }
 
 // ---- passive health ----------------------------------------------------------------------

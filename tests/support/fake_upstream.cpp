@@ -63,8 +63,8 @@ std::size_t seen_request::count(std::string_view name) const {
     return n;
 }
 
-fake_upstream::fake_upstream() {
-    const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
+fake_upstream::fake_upstream(std::uint16_t port) {
+    const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), port);
     acceptor_.open(ep.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(ep);
@@ -162,6 +162,13 @@ net::awaitable<void> fake_upstream::serve(tcp::socket sock) {
         record(std::move(seen));
 
         if (target == "/close") {
+            co_return;
+        }
+        if (target == "/malformed") {  // not a status line, then silence until the peer closes
+            static constexpr std::string_view junk = "HTTP/1.1 2OO Fine\r\nContent-Length: 5\r\n\r\nhello";
+            co_await net::async_write(sock, net::buffer(junk), use_tuple);
+            char drain[64];
+            co_await sock.async_read_some(net::buffer(drain), use_tuple);
             co_return;
         }
         if (target.starts_with("/delay/")) {

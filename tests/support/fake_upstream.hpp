@@ -5,6 +5,7 @@
 //   /status/NNN         answers NNN (204 and 304 without a body)
 //   /delay/MS           answers 200 after MS milliseconds
 //   /close              closes the connection without answering
+//   /malformed          answers a head that is not HTTP ("HTTP/1.1 2OO Fine"), then waits
 //   /chunked/N          200 with N bytes in several chunks (Transfer-Encoding: chunked)
 //   /eof/N              200 with N bytes, no Content-Length, closes to end the body
 //   /download/N         N bytes of a repeating pattern, streamed with Content-Length
@@ -42,7 +43,8 @@ struct seen_request {
 
 class fake_upstream {
 public:
-    fake_upstream();
+    // On `port` (0 = any free one): a test can stop an upstream and start it again where it was.
+    explicit fake_upstream(std::uint16_t port = 0);
     ~fake_upstream();
 
     std::uint16_t port() const { return port_; }
