@@ -35,25 +35,8 @@ max_len_for() {
   esac
 }
 
-# clang and its runtime libraries (libFuzzer, the sanitizers) from Debian, as install-deps.sh
-# installs the rest.
-scripts/install-deps.sh
-missing=()
-for p in clang-14 libclang-rt-14-dev; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-if [[ ${#missing[@]} -ne 0 ]]; then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "make fuzz needs: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# The build packages and clang-14 with its runtime libraries (libFuzzer, the sanitizers).
+scripts/install-deps.sh --fuzz
 
 cmake --preset fuzz >/dev/null
 build_targets=()

@@ -154,16 +154,11 @@ ANTEROOM_FUZZ_TARGET(token) {
             admission_token<admission::invitation>(text, ctx, resign, &admission::decode_invitation);
             break;
         case 3:
-            bot_token(text, bot_detect::bot_token_kind::challenge, resign);
-            break;
         case 4:
-            bot_token(text, bot_detect::bot_token_kind::wait, resign);
-            break;
         case 5:
-            bot_token(text, bot_detect::bot_token_kind::clearance, resign);
-            break;
         case 6:
-            bot_token(text, bot_detect::bot_token_kind::hold, resign);
+            // challenge = 1 … hold = 4
+            bot_token(text, static_cast<bot_detect::bot_token_kind>((mode & 0x07) - 2), resign);
             break;
         default: {
             const std::string_view all(text);
