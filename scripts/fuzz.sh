@@ -43,7 +43,11 @@ build_targets=()
 for t in "${targets[@]}"; do
   build_targets+=("fuzz_$t")
 done
-cmake --build build/fuzz --target "${build_targets[@]}" -j "$jobs"
+echo "building ${build_targets[*]} (log build/fuzz/build.log)"
+if ! cmake --build build/fuzz --target "${build_targets[@]}" -j "$jobs" >build/fuzz/build.log 2>&1; then
+  tail -n 40 build/fuzz/build.log >&2
+  exit 1
+fi
 
 out=build/fuzz/run
 artifacts=build/fuzz/artifacts
