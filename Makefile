@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc)
 CONFIG ?= conf/anteroom.toml
 
-.PHONY: all run test test-tsan bench build clean deps
+.PHONY: all run test test-tsan bench fuzz build clean deps
 
 all: build
 
@@ -33,6 +33,11 @@ bench:
 	@scripts/install-deps.sh --bench
 	cmake --preset bench >/dev/null
 	cmake --build --preset bench -j $(JOBS)
+
+# libFuzzer targets (clang): each runs FUZZ_SECONDS (default 60) on a scratch copy of its seed
+# corpus; FUZZ_TARGETS, FUZZ_MERGE=1, FUZZ_KEEP_GOING=1: see scripts/fuzz.sh.
+fuzz:
+	JOBS=$(JOBS) scripts/fuzz.sh
 
 clean:
 	rm -rf build

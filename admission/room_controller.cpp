@@ -265,9 +265,9 @@ std::optional<ticket> room_controller::issue(std::uint64_t binding, unix_ms now)
     ring_.push_back(p);
     ++issued_;
     ++waiting_;
-    return std::optional<ticket>(std::in_place, cfg_.id, issued_, now, binding,
-                                 static_cast<std::uint8_t>(ph == phase::prequeue ? ticket_flag_prequeue : 0),
-                                 ident_.epoch);
+    // Braces, not std::in_place: clang 14 (the fuzz build) lacks C++20 parenthesised aggregate init.
+    return ticket{cfg_.id, issued_, now, binding,
+                  static_cast<std::uint8_t>(ph == phase::prequeue ? ticket_flag_prequeue : 0), ident_.epoch};
 }
 
 void room_controller::mark_absent(const ticket& t, unix_ms now) {

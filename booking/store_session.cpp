@@ -141,7 +141,9 @@ result<capacity_summary> store::capacity(unix_seconds now, day_number horizon_da
     }
     for (auto& [k, v] : days) {
         const auto& [centre_id, day] = k;
-        auto it = std::find_if(cs.value.begin(), cs.value.end(), [&](const centre& c) { return c.id == centre_id; });
+        // A copy for the lambda: clang 14 (the fuzz build) cannot capture structured bindings.
+        const std::int64_t id = centre_id;
+        auto it = std::find_if(cs.value.begin(), cs.value.end(), [&](const centre& c) { return c.id == id; });
         if (it == cs.value.end() || !it->opens_on(day)) {
             continue;
         }

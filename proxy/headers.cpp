@@ -271,4 +271,41 @@ bool is_idempotent(http::verb m) {
     }
 }
 
+std::string_view path_of(std::string_view target) {
+    // absolute-form: drop scheme and authority (RFC 9112 §3.2.2)
+    if (target.starts_with("http://") || target.starts_with("https://")) {
+        const auto after_scheme = target.find("//") + 2;
+        const auto slash = target.find('/', after_scheme);
+        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+    const auto q = target.find_first_of("?#");
+    return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+bool wants_upgrade(const http::request_header<>& req) {
+    if (req.find(http::field::upgrade) == req.end()) {
+        return false;
+    }
+    const auto conn = req[http::field::connection];
+    return http::token_list{conn}.exists("upgrade");
+}
+
+std::string inner_codings(const http::fields& f) {
+    std::string out;
+    for (auto it = f.find(http::field::transfer_encoding); it != f.end() && it->name() == http::field::transfer_encoding;
+         ++it) {
+        for (const auto coding : http::token_list{it->value()}) {
+            if (!beast::iequals(coding, "chunked")) {
+                out += out.empty() ? "" : ", ";
+                out += coding;
+            }
+        }
+    }
+    return out;
+}
+
+void set_chunked(http::fields& f, const std::string& inner) {
+    f.set(http::field::transfer_encoding, inner.empty() ? std::string("chunked") : inner + ", chunked");
+}
+
 }  // namespace anteroom::proxy

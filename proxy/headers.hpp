@@ -48,6 +48,21 @@ std::string new_request_id();
 
 bool is_idempotent(http::verb method);
 
+// The path of a request target (absolute-form loses scheme and authority, RFC 9112 §3.2.2),
+// without query or fragment.
+std::string_view path_of(std::string_view target);
+
+// Upgrade present and "upgrade" among the Connection tokens.
+bool wants_upgrade(const http::request_header<>& req);
+
+// The transfer codings other than chunked, in order: "gzip" for "gzip, chunked". The proxy
+// redoes only the chunked framing; the inner codings stay applied to the body bytes it
+// relays, so their names must travel on too (remove_hop_by_hop drops Transfer-Encoding).
+std::string inner_codings(const http::fields& f);
+
+// One Transfer-Encoding line: the inner codings, then chunked.
+void set_chunked(http::fields& f, const std::string& inner);
+
 // Shared with the booking backend (common/http_fields.hpp).
 using anteroom::cookie_value;
 using anteroom::query_param;

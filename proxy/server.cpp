@@ -212,7 +212,8 @@ struct server::impl {
         auto remaining = std::make_shared<std::atomic<std::size_t>>(l.acceptors.size());
         const std::string text = listen_url(l);
         for (auto& [w, acc] : l.acceptors) {
-            net::post(w->ioc(), [acc, remaining, text, announce] {
+            // An init-capture: clang 14 (the fuzz build) cannot capture a structured binding.
+            net::post(w->ioc(), [acc = acc, remaining, text, announce] {
                 beast::error_code ec;
                 acc->close(ec);
                 if (remaining->fetch_sub(1) == 1 && announce) {

@@ -63,46 +63,6 @@ private:
 
 using clock = std::chrono::steady_clock;
 
-std::string_view path_of(std::string_view target) {
-    // absolute-form: drop scheme and authority (RFC 9112 §3.2.2)
-    if (target.starts_with("http://") || target.starts_with("https://")) {
-        const auto after_scheme = target.find("//") + 2;
-        const auto slash = target.find('/', after_scheme);
-        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-    const auto q = target.find_first_of("?#");
-    return q == std::string_view::npos ? target : target.substr(0, q);
-}
-
-bool wants_upgrade(const http::request_header<>& req) {
-    if (req.find(http::field::upgrade) == req.end()) {
-        return false;
-    }
-    const auto conn = req[http::field::connection];
-    return http::token_list{conn}.exists("upgrade");
-}
-
-// The transfer codings other than chunked, in order: "gzip" for "gzip, chunked". The proxy
-// redoes only the chunked framing; the inner codings stay applied to the body bytes it
-// relays, so their names must travel on too (remove_hop_by_hop drops Transfer-Encoding).
-std::string inner_codings(const http::fields& f) {
-    std::string out;
-    for (auto it = f.find(http::field::transfer_encoding); it != f.end() && it->name() == http::field::transfer_encoding;
-         ++it) {
-        for (const auto coding : http::token_list{it->value()}) {
-            if (!beast::iequals(coding, "chunked")) {
-                out += out.empty() ? "" : ", ";
-                out += coding;
-            }
-        }
-    }
-    return out;
-}
-
-void set_chunked(http::fields& f, const std::string& inner) {
-    f.set(http::field::transfer_encoding, inner.empty() ? std::string("chunked") : inner + ", chunked");
-}
-
 bool benign(const beast::error_code& ec) {
     return ec == net::error::eof || ec == http::error::end_of_stream || ec == net::error::connection_reset ||
            ec == net::error::operation_aborted || ec == net::error::broken_pipe || ec == net::error::not_connected;

@@ -13,6 +13,10 @@ packages=(
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)
 fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  # make fuzz (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 if [[ "${1:-}" == "--test" ]]; then
   # The browser end-to-end test: headless Chromium driven over the DevTools protocol; testssl.sh
   # checks the TLS listener (tests/tls/testssl.sh).

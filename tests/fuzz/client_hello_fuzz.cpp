@@ -1,12 +1,8 @@
 // libFuzzer target for the ClientHello scanner and parser (bot_detect/client_hello.hpp): the
 // first bytes of every TLS connection reach them before any authentication. Checks that they
 // agree with each other and never read out of bounds (run with AddressSanitizer).
-//
-// Not in the CMake build yet (the fuzz build comes with the hardening issue). By hand:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. -o client_hello_fuzz
-//       tests/fuzz/client_hello_fuzz.cpp bot_detect/client_hello.cpp common/crypto.cpp -lcrypto
-//   ./client_hello_fuzz -max_len=70000 tests/fuzz/corpus/client_hello
 // The seed corpus holds the ClientHellos of tests/bot_detect/tls_vectors as binary files.
+// `make fuzz` runs it as fuzz_client_hello (-max_len=70000: the scanner's 64 KiB bound and a bit).
 
 #include <cstddef>
 #include <cstdint>
@@ -14,8 +10,9 @@
 #include <span>
 
 #include "bot_detect/client_hello.hpp"
+#include "tests/fuzz/fuzz_target.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+ANTEROOM_FUZZ_TARGET(client_hello) {
     namespace bd = anteroom::bot_detect;
     const std::span<const std::uint8_t> bytes(data, size);
     const bd::hello_status status = bd::scan_client_hello(bytes);
