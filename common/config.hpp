@@ -44,6 +44,9 @@ struct server_config {
     duration_ms header_read_timeout{10'000};
     duration_ms idle_timeout{60'000};   // keep-alive idle between requests
     duration_ms body_timeout{30'000};   // longest pause while reading/writing a body
+    // A request body must average at least this many bytes per second once body_timeout has
+    // passed since it began (slow POST); 0 = no minimum.
+    std::uint64_t body_min_rate = 1024;
     duration_ms drain_timeout{10'000};  // graceful shutdown
     std::vector<cidr> trusted_proxies;  // X-Forwarded-For honoured only from these peers
     std::string server_name = "anteroom";  // used in Via
@@ -61,6 +64,12 @@ struct upstream_config {
     duration_ms connect_timeout{2'000};
     duration_ms response_timeout{30'000};  // from request sent to response head received
     duration_ms pool_idle_timeout{30'000};
+    // Responses with a Content-Length up to this size are read whole before the client gets
+    // them, so the upstream connection is free while a slow client reads; 0 = always stream.
+    std::uint64_t response_buffer = 64 * 1024;
+    // Request bodies with a Content-Length up to this size are read whole before a server is
+    // contacted, so a slow client never holds an upstream connection; 0 = always stream.
+    std::uint64_t request_buffer = 64 * 1024;
     std::uint32_t max_fails = 3;           // consecutive failures before ejection
     duration_ms fail_backoff{10'000};      // first ejection length; doubles up to 8x
     bool retry_idempotent = true;

@@ -194,6 +194,7 @@ std::uint32_t read_server(table_reader& r, server_config& s) {
     r.read("header_read_timeout", s.header_read_timeout, 1ms, 1h);
     r.read("idle_timeout", s.idle_timeout, 1ms, 1h);
     r.read("body_timeout", s.body_timeout, 1ms, 1h);
+    r.read_size("body_min_rate", s.body_min_rate, 0, 1024 * MiB);
     r.read("drain_timeout", s.drain_timeout, 0ms, 10min);
     read_trusted_proxies(r, s.trusted_proxies);
     if (const auto* n = r.optional("server_name")) {
@@ -270,6 +271,8 @@ upstream_source read_upstream(table_reader& r, upstream_config& u, std::string k
     r.read("connect_timeout", u.connect_timeout, 1ms, 10min);
     r.read("response_timeout", u.response_timeout, 1ms, 1h);
     r.read("pool_idle_timeout", u.pool_idle_timeout, 1ms, 1h);
+    r.read_size("request_buffer", u.request_buffer, 0, 16 * MiB);
+    r.read_size("response_buffer", u.response_buffer, 0, 16 * MiB);
     r.read_integer("max_fails", u.max_fails, 1, 1'000);
     r.read("fail_backoff", u.fail_backoff, 1ms, 1h);
     r.read("retry_idempotent", u.retry_idempotent);

@@ -1,7 +1,9 @@
 #include "proxy/session.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <linux/sockios.h>
 #include <openssl/ssl.h>
+#include <sys/ioctl.h>
 
 #include "bot_detect/client_hello.hpp"
 
@@ -62,6 +64,25 @@ private:
 };
 
 using clock = std::chrono::steady_clock;
+
+// Bytes written to the socket that the peer has not acknowledged yet (SIOCOUTQ).
+bool unacked_output(tcp::socket& s) {
+    int queued = 0;
+    return ::ioctl(s.native_handle(), SIOCOUTQ, &queued) == 0 && queued > 0;
+}
+
+// The deadline for the next read or write of a request body that began at `start` and has
+// brought `bytes` so far: each may pause up to body_timeout, and past a grace of body_timeout
+// the body as a whole must keep up body_min_rate, so that a client sending a byte every few
+// seconds (slow POST) cannot hold its connection for hours.
+std::chrono::milliseconds body_deadline(const server_config& sc, clock::time_point start, std::uint64_t bytes) {
+    if (sc.body_min_rate == 0) {
+        return sc.body_timeout;
+    }
+    const auto earned = std::chrono::milliseconds(bytes * 1000 / sc.body_min_rate);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + sc.body_timeout + earned - clock::now());
+    return std::clamp(left, std::chrono::milliseconds(0), sc.body_timeout);
+}
 
 bool benign(const beast::error_code& ec) {
     return ec == net::error::eof || ec == http::error::end_of_stream || ec == net::error::connection_reset ||
@@ -192,6 +213,14 @@ net::awaitable<void> session::run() {
         }
     }
     beast::error_code ec;
+    if (timed_out_ && unacked_output(stream_.socket())) {
+        // The peer stopped reading (a slow-read attack, or a client gone without a trace): a
+        // graceful close would leave the kernel holding the unsent bytes and retrying for
+        // minutes on an orphaned socket. Reset instead; nothing more can reach that client.
+        stream_.socket().set_option(tcp::socket::linger(true, 0), ec);
+        stream_.socket().close(ec);
+        co_return;
+    }
     if (stream_.is_tls()) {
         co_await close_tls();
     }
@@ -345,7 +374,11 @@ net::awaitable<bool> session::handle_request() {
     if (const auto check = check_request_head(head); !check.ok()) {
         sh.bad_requests->inc();
         ANTEROOM_LOG(log_level::debug, "proxy", std::string("rejected request head: ") + std::string(check.detail));
-        co_return co_await send_error(nullptr, {error_source::downstream, error_kind::bad_request, false}, false);
+        // Too many field lines is a size limit like max_header_size (RFC 6585 §5: 431); every
+        // other defect is a malformed request.
+        const auto kind = check.defect == head_defect::too_many_headers ? error_kind::header_too_large
+                                                                         : error_kind::bad_request;
+        co_return co_await send_error(nullptr, {error_source::downstream, kind, false}, false);
     }
     auto& parser = st.parser;
     parser.header_limit(static_cast<std::uint32_t>(sc.max_header_size));
@@ -439,8 +472,11 @@ net::awaitable<relay_result<isRequest>> relay(conn_stream& src, beast::flat_buff
         if (!p.is_done()) {
             p.get().body().data = chunk.get();
             p.get().body().size = relay_chunk;
+            // One read at a time (not async_read, which waits until the chunk buffer is full or
+            // the body ends): what arrived is passed on at once, and every read that brings
+            // bytes restarts the deadline, so body_timeout is the longest pause it says it is.
             bump();
-            auto [ec, n] = co_await http::async_read(src, src_buf, p, use_tuple);
+            auto [ec, n] = co_await http::async_read_some(src, src_buf, p, use_tuple);
             (void)n;
             if (ec == http::error::need_buffer) {
                 ec = {};
@@ -451,6 +487,11 @@ net::awaitable<relay_result<isRequest>> relay(conn_stream& src, beast::flat_buff
                 co_return r;
             }
             const std::size_t got = relay_chunk - p.get().body().size;
+            if (got == 0 && !p.is_done()) {
+                // Only framing was parsed (a chunk header): an empty buffer would serialize
+                // as the last chunk.
+                continue;
+            }
             bytes += got;
             if (bytes > limit) {
                 r.outcome = relay_result<isRequest>::too_large;
@@ -490,6 +531,56 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
     const std::string upgrade_value = upgrade ? std::string(req[http::field::upgrade]) : std::string();
     const bool expect_continue = req.version() == 11 && beast::iequals(req[http::field::expect], "100-continue");
     const bool chunked = st.parser.chunked();
+
+    // A request body of known, bounded length is read whole before any upstream is contacted:
+    // a client that trickles its body (slow POST) holds only its own connection and this
+    // buffer, never an upstream connection, and cannot make a healthy server look failed.
+    std::optional<std::string> held_body;
+    if (st.body_pending && !chunked && !upgrade) {
+        if (const auto cl = st.parser.content_length(); cl && *cl <= ucfg.request_buffer) {
+            if (expect_continue) {
+                static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+                set_deadline(sc.body_timeout);
+                auto [wec, wn] = co_await net::async_write(stream_, net::buffer(continue_line), use_tuple);
+                (void)wn;
+                if (wec) {
+                    co_return false;
+                }
+            }
+            // Grown as bytes arrive (16 KiB at a time), so memory follows what the client has
+            // actually sent, not what its Content-Length claims.
+            held_body.emplace();
+            buf_.reserve(std::min<std::size_t>(static_cast<std::size_t>(*cl), relay_chunk));  // else 512-byte reads
+            std::size_t have = 0;
+            const auto body_start = clock::now();
+            while (!st.parser.is_done()) {
+                held_body->resize(std::min<std::size_t>(static_cast<std::size_t>(*cl), have + relay_chunk));
+                req.body().data = held_body->data() + have;
+                req.body().size = held_body->size() - have;
+                set_deadline(body_deadline(sc, body_start, have));
+                auto [ec, n] = co_await http::async_read_some(stream_, buf_, st.parser, use_tuple);
+                (void)n;
+                if (ec && ec != http::error::need_buffer) {
+                    if (timed_out_) {
+                        w_.shared().timeouts->inc();
+                        co_return co_await send_error(
+                            &st, {error_source::downstream, error_kind::request_timeout, false}, false);
+                    }
+                    if (!benign(ec)) {
+                        co_return co_await send_error(&st, {error_source::downstream, error_kind::bad_request, false},
+                                                      false);
+                    }
+                    finish(st);
+                    co_return false;
+                }
+                have = held_body->size() - req.body().size;
+            }
+            held_body->resize(have);
+            st.bytes_in += have;
+            st.body_pending = false;
+        }
+    }
+
     // Retries follow upstream.retry_idempotent as documented: idempotent requests only, and
     // the setting turns them all off, including the retry after a failed connect.
     const bool retry_on_connect_failure = ucfg.retry_idempotent && is_idempotent(req.method());
@@ -599,8 +690,24 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
 
         // Request head and body to the upstream.
         const auto sent_at = clock::now();
-        auto bump = [this, &sc] { set_deadline(sc.body_timeout); };
-        auto rq = co_await relay(stream_, buf_, st.parser, up, st.route->max_body_size, st.bytes_in, bump);
+        const auto body_start = clock::now();
+        auto bump = [this, &sc, &st, body_start] { set_deadline(body_deadline(sc, body_start, st.bytes_in)); };
+        relay_result<true> rq;
+        if (held_body) {
+            req.body().data = held_body->data();
+            req.body().size = held_body->size();
+            req.body().more = false;
+            http::request_serializer<http::buffer_body> sr{req};
+            set_deadline(sc.body_timeout);
+            auto [wec, wn] = co_await http::async_write(up, sr, use_tuple);
+            (void)wn;
+            if (wec) {
+                rq.outcome = relay_result<true>::dst_failed;
+                rq.ec = wec;
+            }
+        } else {
+            rq = co_await relay(stream_, buf_, st.parser, up, st.route->max_body_size, st.bytes_in, bump);
+        }
         if (rq.outcome != relay_result<true>::ok) {
             upstream_ = nullptr;
             if (rq.outcome == relay_result<true>::too_large) {
@@ -618,6 +725,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
                                                   false);
                 }
                 if (timed_out_) {
+                    w_.shared().timeouts->inc();
                     co_return co_await send_error(
                         &st, {error_source::downstream, error_kind::request_timeout, false}, false);
                 }
@@ -752,6 +860,51 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             if (upstream_keep && ubuf.size() == 0) {
                 w_.put_idle(server, std::move(up), ucfg.pool_size, clock::now() + ucfg.pool_idle_timeout);
             }
+            finish(st);
+            co_return !wec && client_keep;
+        }
+        // A response of known, bounded length is read whole before the client gets any of it,
+        // and the upstream connection goes back to the pool at once: a client that reads slowly
+        // (slow read) then holds only its own connection and this buffer, never an upstream one.
+        if (const auto length = rp->content_length(); length && *length <= ucfg.response_buffer) {
+            std::string held(static_cast<std::size_t>(*length), '\0');
+            upstream_ = &up;
+            beast::error_code bec;
+            std::size_t have = 0;
+            ubuf.reserve(std::min<std::size_t>(held.size(), relay_chunk));  // else 512-byte reads
+            while (!rp->is_done() && have < held.size()) {
+                res.body().data = held.data() + have;
+                res.body().size = held.size() - have;
+                set_deadline(sc.body_timeout);
+                auto [ec, n] = co_await http::async_read_some(up, ubuf, *rp, use_tuple);
+                (void)n;
+                if (ec && ec != http::error::need_buffer) {
+                    bec = ec;
+                    break;
+                }
+                have = held.size() - res.body().size;
+            }
+            if (!bec && !rp->is_done()) {
+                bec = http::error::partial_message;  // cannot happen with Content-Length framing
+            }
+            st.bytes_out += have;
+            upstream_ = nullptr;
+            if (bec) {
+                // Nothing has reached the client yet: it gets an honest 502/504, not a truncated body.
+                group.metrics.failures->inc();
+                const auto kind = timed_out_ ? error_kind::upstream_timeout : error_kind::upstream_reset;
+                co_return co_await send_error(&st, {error_source::upstream, kind, false}, false);
+            }
+            if (upstream_keep && ubuf.size() == 0) {
+                w_.put_idle(server, std::move(up), ucfg.pool_size, clock::now() + ucfg.pool_idle_timeout);
+            }
+            res.body().data = held.data();
+            res.body().size = held.size();
+            res.body().more = false;
+            set_deadline(sc.body_timeout);
+            http::response_serializer<http::buffer_body> sr{res};
+            auto [wec, wn] = co_await http::async_write(stream_, sr, use_tuple);
+            (void)wn;
             finish(st);
             co_return !wec && client_keep;
         }

@@ -76,7 +76,8 @@ servers = ["[::1]:8000", "127.0.0.1:8001"]
 
     const auto e = only_error(parse("[upstream]\nname = \"app\"\nservers = [\"builtin\"]\nweight = 1\n"));
     EXPECT_EQ(e.text(), "test.toml:4: upstream.weight: unknown key; allowed keys: name, servers, balance, "
-                        "pool_size, connect_timeout, response_timeout, pool_idle_timeout, max_fails, "
+                        "pool_size, connect_timeout, response_timeout, pool_idle_timeout, request_buffer, "
+                        "response_buffer, max_fails, "
                         "fail_backoff, retry_idempotent, tls, tls_verify, tls_ca_file, tls_server_name");
 }
 
@@ -101,7 +102,7 @@ TEST(config, unknown_sub_table_and_dotted_key) {
     EXPECT_EQ(texts(r), (std::vector<std::string>{
                             "test.toml:1: server.tls: unknown key; allowed keys: listen, threads, reuse_port, "
                             "max_connections, max_header_size, max_body_size, max_requests_per_connection, "
-                            "header_read_timeout, idle_timeout, body_timeout, drain_timeout, trusted_proxies, "
+                            "header_read_timeout, idle_timeout, body_timeout, body_min_rate, drain_timeout, trusted_proxies, "
                             "server_name",
                             "test.toml:4: log.format: unknown key; allowed keys: level, access_log, error_log",
                         }));

@@ -290,6 +290,45 @@ TEST_F(proxy_limits, stalled_request_body_gets_408_after_the_body_timeout) {
     EXPECT_EQ(up.request_count(), 0u);
 }
 
+// Slow POST: every pause is shorter than body_timeout, but the body as a whole arrives at
+// 50 bytes/s, below body_min_rate. Past the grace of one body_timeout the proxy gives up.
+TEST_F(proxy_limits, slow_post_below_the_minimum_body_rate_gets_408) {
+    proxy_under_test px{"[server]\nbody_timeout = \"200ms\"\nbody_min_rate = \"100\"\n" + upstreams()};
+    raw_client c(px.port(), 3s);
+    c.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    const auto start = steady::now();
+    std::size_t i = 0;
+    for (; i < 1000; ++i) {
+        c.send("b");  // one byte every 20 ms (the pacing is the attack)
+        if (c.ec()) {
+            break;
+        }
+        pollfd pfd{c.socket().native_handle(), POLLIN, 0};
+        if (::poll(&pfd, 1, 20) > 0) {
+            break;
+        }
+    }
+    EXPECT_LT(i, 1000u) << "the proxy kept reading a body trickled for 20 s";
+    const auto all = c.read_until_close();
+    EXPECT_LT(since(start), 2000ms);
+    EXPECT_EQ(all.rfind("HTTP/1.1 408", 0), 0u) << all.substr(0, 100);
+}
+
+// The same limits and a body sent in pieces, with pauses, above the minimum rate: it passes.
+TEST_F(proxy_limits, body_with_pauses_above_the_minimum_rate_passes) {
+    proxy_under_test px{"[server]\nbody_timeout = \"200ms\"\nbody_min_rate = \"100\"\n" + upstreams()};
+    raw_client c(px.port(), 5s);
+    c.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    for (int piece = 0; piece < 10; ++piece) {
+        c.send(std::string(100, 'b'));
+        std::this_thread::sleep_for(50ms);  // 2,000 bytes/s with 50 ms pauses: the client's pace
+    }
+    const auto res = c.read_response();
+    ASSERT_TRUE(res) << c.ec().message();
+    EXPECT_EQ(res->result_int(), 200);
+    EXPECT_NE(res->body().find("bytes=1000 "), std::string::npos) << res->body();
+}
+
 TEST_F(proxy_limits, idle_keep_alive_connection_is_closed_after_the_idle_timeout) {
     proxy_under_test px{"[server]\nidle_timeout = \"200ms\"\nheader_read_timeout = \"10s\"\n" + upstreams()};
     raw_client c(px.port(), 3s);
