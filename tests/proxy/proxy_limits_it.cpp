@@ -33,6 +33,24 @@ std::string chunked_body(std::size_t total, std::size_t piece) {
     return out + "0\r\n\r\n";
 }
 
+// Sends `bytes` one at a time, `gap_ms` apart (the pacing is the attack, not synchronisation),
+// and stops once the proxy has answered or closed, which shows up as readable data or a failed
+// send. Returns how many bytes went out.
+std::size_t trickle(raw_client& c, const std::string& bytes, int gap_ms) {
+    std::size_t i = 0;
+    for (; i < bytes.size(); ++i) {
+        c.send(bytes.substr(i, 1));
+        if (c.ec()) {
+            break;
+        }
+        pollfd pfd{c.socket().native_handle(), POLLIN, 0};
+        if (::poll(&pfd, 1, gap_ms) > 0) {
+            break;
+        }
+    }
+    return i;
+}
+
 class proxy_limits : public ::testing::Test {
 protected:
     fake_upstream up;
@@ -249,19 +267,7 @@ TEST_F(proxy_limits, slowloris_trickle_does_not_extend_the_header_read_timeout) 
     raw_client c(px.port(), 3s);
     const std::string head = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(500, 's');
     const auto start = steady::now();
-    // One byte every 10 ms (the pacing is the attack, not synchronisation); stop once the proxy
-    // has answered or closed, which shows up as readable data or a failed send.
-    std::size_t i = 0;
-    for (; i < head.size(); ++i) {
-        c.send(head.substr(i, 1));
-        if (c.ec()) {
-            break;
-        }
-        pollfd pfd{c.socket().native_handle(), POLLIN, 0};
-        if (::poll(&pfd, 1, 10) > 0) {
-            break;
-        }
-    }
+    const std::size_t i = trickle(c, head, 10);  // one byte every 10 ms
     EXPECT_LT(i, head.size()) << "the proxy kept reading a head trickled for 5 s";
     const auto all = c.read_until_close();
     EXPECT_LT(since(start), 1500ms);
@@ -297,17 +303,7 @@ TEST_F(proxy_limits, slow_post_below_the_minimum_body_rate_gets_408) {
     raw_client c(px.port(), 3s);
     c.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
     const auto start = steady::now();
-    std::size_t i = 0;
-    for (; i < 1000; ++i) {
-        c.send("b");  // one byte every 20 ms (the pacing is the attack)
-        if (c.ec()) {
-            break;
-        }
-        pollfd pfd{c.socket().native_handle(), POLLIN, 0};
-        if (::poll(&pfd, 1, 20) > 0) {
-            break;
-        }
-    }
+    const std::size_t i = trickle(c, std::string(1000, 'b'), 20);  // one byte every 20 ms
     EXPECT_LT(i, 1000u) << "the proxy kept reading a body trickled for 20 s";
     const auto all = c.read_until_close();
     EXPECT_LT(since(start), 2000ms);
