@@ -520,6 +520,29 @@ net::awaitable<relay_result<isRequest>> relay(conn_stream& src, beast::flat_buff
     co_return r;
 }
 
+// "100 Continue" to a client that asked before sending its body; false when it cannot be written.
+net::awaitable<bool> session::send_continue() {
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    set_deadline(w_.current_runtime()->cfg->server.body_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(continue_line), use_tuple);
+    (void)n;
+    co_return !ec;
+}
+
+// Reading the request body from the client failed: 408 when it timed out, 400 when the body was
+// malformed, nothing when the client just went away. The connection ends in every case.
+net::awaitable<bool> session::client_body_failed(request_state& st, const beast::error_code& ec) {
+    if (timed_out_) {
+        w_.shared().timeouts->inc();
+        co_return co_await send_error(&st, {error_source::downstream, error_kind::request_timeout, false}, false);
+    }
+    if (!benign(ec)) {
+        co_return co_await send_error(&st, {error_source::downstream, error_kind::bad_request, false}, false);
+    }
+    finish(st);
+    co_return false;
+}
+
 net::awaitable<bool> session::proxy_request(request_state& st) {
     auto& req = st.parser.get();
     auto& ctx = *st.ctx;
@@ -538,14 +561,8 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
     std::optional<std::string> held_body;
     if (st.body_pending && !chunked && !upgrade) {
         if (const auto cl = st.parser.content_length(); cl && *cl <= ucfg.request_buffer) {
-            if (expect_continue) {
-                static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-                set_deadline(sc.body_timeout);
-                auto [wec, wn] = co_await net::async_write(stream_, net::buffer(continue_line), use_tuple);
-                (void)wn;
-                if (wec) {
-                    co_return false;
-                }
+            if (expect_continue && !co_await send_continue()) {
+                co_return false;
             }
             // Grown as bytes arrive (16 KiB at a time), so memory follows what the client has
             // actually sent, not what its Content-Length claims.
@@ -561,17 +578,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
                 auto [ec, n] = co_await http::async_read_some(stream_, buf_, st.parser, use_tuple);
                 (void)n;
                 if (ec && ec != http::error::need_buffer) {
-                    if (timed_out_) {
-                        w_.shared().timeouts->inc();
-                        co_return co_await send_error(
-                            &st, {error_source::downstream, error_kind::request_timeout, false}, false);
-                    }
-                    if (!benign(ec)) {
-                        co_return co_await send_error(&st, {error_source::downstream, error_kind::bad_request, false},
-                                                      false);
-                    }
-                    finish(st);
-                    co_return false;
+                    co_return co_await client_body_failed(st, ec);
                 }
                 have = held_body->size() - req.body().size;
             }
@@ -677,15 +684,9 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             req.set(http::field::host, st.upstream_addr);  // HTTP/1.0 clients may omit it
         }
 
-        if (expect_continue && st.body_pending) {
-            static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-            set_deadline(sc.body_timeout);
-            auto [wec, wn] = co_await net::async_write(stream_, net::buffer(continue_line), use_tuple);
-            (void)wn;
-            if (wec) {
-                upstream_ = nullptr;
-                co_return false;
-            }
+        if (expect_continue && st.body_pending && !co_await send_continue()) {
+            upstream_ = nullptr;
+            co_return false;
         }
 
         // Request head and body to the upstream.
@@ -720,17 +721,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
                     co_return co_await send_error(
                         &st, {error_source::downstream, error_kind::body_too_large, false}, false);
                 }
-                if (!benign(rq.ec) && !timed_out_) {
-                    co_return co_await send_error(&st, {error_source::downstream, error_kind::bad_request, false},
-                                                  false);
-                }
-                if (timed_out_) {
-                    w_.shared().timeouts->inc();
-                    co_return co_await send_error(
-                        &st, {error_source::downstream, error_kind::request_timeout, false}, false);
-                }
-                finish(st);
-                co_return false;
+                co_return co_await client_body_failed(st, rq.ec);
             }
             // Writing to the upstream failed.
             group.metrics.failures->inc();

@@ -48,6 +48,8 @@ private:
     net::awaitable<bool> read_head(const runtime& rt, std::size_t& head_len);
     net::awaitable<bool> proxy_request(request_state& st);
     net::awaitable<void> linger();
+    net::awaitable<bool> send_continue();
+    net::awaitable<bool> client_body_failed(request_state& st, const beast::error_code& ec);
     net::awaitable<bool> tunnel(conn_stream& upstream, beast::flat_buffer& upstream_buf);
     net::awaitable<bool> send_redirect(request_state& st);
     void add_security_headers(http::fields& f, const request_state& st) const;

@@ -29,6 +29,28 @@ cleanup() {
   rm -rf "$work"
 }
 
+# write_config SERVER_KEYS BOT_DETECT_KEYS: $work/anteroom.toml — two workers on 127.0.0.1:0 in
+# front of the built-in page, admin on 127.0.0.1:0, no access log; the arguments are extra
+# lines for [server] and [bot_detect].
+write_config() {
+  cat > "$work/anteroom.toml" <<TOML
+state_dir = "$work/state"
+[server]
+listen = ["127.0.0.1:0"]
+threads = 2
+$1
+[[upstream]]
+name = "portal"
+servers = ["builtin"]
+[bot_detect]
+$2
+[log]
+access_log = ""
+[admin]
+listen = "127.0.0.1:0"
+TOML
+}
+
 # start_anteroom BINARY CONFIG LOG: sets pid, port (first plain listener), admin_port.
 start_anteroom() {
   local bin="$1" cfg="$2" log="$3"

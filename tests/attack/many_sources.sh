@@ -20,22 +20,8 @@ sources="${SOURCES:-1000000}"
 max_tracked="${MAX_TRACKED:-65536}"
 growth_limit_mib="${RSS_GROWTH_LIMIT_MIB:-64}"
 
-cat > "$work/anteroom.toml" <<TOML
-state_dir = "$work/state"
-[server]
-listen = ["127.0.0.1:0"]
-threads = 2
-[[upstream]]
-name = "portal"
-servers = ["builtin"]
-[bot_detect]
-enabled = true
-max_tracked = $max_tracked
-[log]
-access_log = ""
-[admin]
-listen = "127.0.0.1:0"
-TOML
+write_config "" "enabled = true
+max_tracked = $max_tracked"
 start_anteroom "$anteroom" "$work/anteroom.toml" "$work/anteroom.log"
 
 # The last address of a range of $sources starting at 127.1.0.0.

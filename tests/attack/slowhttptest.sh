@@ -26,26 +26,11 @@ rss_limit_mib="${RSS_LIMIT_MIB:-400}"
 
 # Timeouts as a deployment would tighten them for launch day: the head within 5 s, no body or
 # write pause longer than 5 s, idle keep-alive connections closed after 5 s.
-cat > "$work/anteroom.toml" <<TOML
-state_dir = "$work/state"
-[server]
-listen = ["127.0.0.1:0"]
-threads = 2
-max_connections = 20000
+# Bot detection is off: timeouts are under test here, not scoring, and the normal client is a tool.
+write_config 'max_connections = 20000
 header_read_timeout = "5s"
 body_timeout = "5s"
-idle_timeout = "5s"
-[[upstream]]
-name = "portal"
-servers = ["builtin"]
-# Timeouts are under test here, not scoring: the normal client is a tool.
-[bot_detect]
-enabled = false
-[log]
-access_log = ""
-[admin]
-listen = "127.0.0.1:0"
-TOML
+idle_timeout = "5s"' 'enabled = false'
 start_anteroom "$anteroom" "$work/anteroom.toml" "$work/anteroom.log"
 echo "anteroom pid $pid on port $port (admin $admin_port)"
 
