@@ -70,6 +70,7 @@ struct room_figures {
     std::uint64_t skipped_total = 0;        // abandoned places skipped (incl. unclaimed_total)
     std::uint64_t unclaimed_total = 0;      // admitted places not claimed within the claim window
     std::uint64_t ended_idle = 0, ended_max = 0, ended_session_end = 0;
+    std::uint64_t eta_kept_total = 0, eta_missed_total = 0;  // admitted by / after the ETA high bound shown
     double outflow_per_minute = 0;          // measured admissions per minute (recent)
     std::optional<std::int64_t> available;  // last capacity figure, if capacity_url is set
     bool sold_out = false;

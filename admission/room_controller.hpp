@@ -267,6 +267,9 @@ private:
 
     std::uint64_t admitted_total_ = 0, bypass_total_ = 0, skipped_total_ = 0, unclaimed_total_ = 0;
     std::uint64_t ended_idle_ = 0, ended_max_ = 0, ended_session_end_ = 0;
+    // Admitted places that had been shown an ETA: by its high bound or later. Not in snapshots
+    // (a counter that starts at zero after a restart, as Prometheus expects of counters).
+    std::uint64_t eta_kept_total_ = 0, eta_missed_total_ = 0;
     std::uint64_t bypass_counter_ = 0;
     std::uint64_t rng_ = 0;
     std::uint64_t saved_issued_ = 0;  // issued_ at the last snapshot (sizes the sequence lease)

@@ -224,6 +224,12 @@ bool room_controller::reach(std::uint64_t q, unix_ms now) {
         ++pending_count_;
         pending_.push_back({q, now + claim_window_ms(p)});
         ++admitted_total_;
+        if (p.promised() != 0) {
+            // On the 28-bit circle: the promise is not behind now when it is less than half the
+            // circle ahead.
+            const bool kept = ((p.promised() - secs(now)) & place::time_mask) < (1u << 27);
+            ++(kept ? eta_kept_total_ : eta_missed_total_);
+        }
         count_outflow(now, true);
         return true;
     }
@@ -366,6 +372,8 @@ room_figures room_controller::figures(unix_ms now) const {
     f.active = active();
     f.admitted_total = admitted_total_;
     f.bypass_total = bypass_total_;
+    f.eta_kept_total = eta_kept_total_;
+    f.eta_missed_total = eta_missed_total_;
     f.skipped_total = skipped_total_;
     f.unclaimed_total = unclaimed_total_;
     f.ended_idle = ended_idle_;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admission/room_match.hpp"
+#include "common/http_fields.hpp"
 #include "common/timefmt.hpp"
 
 namespace anteroom::admission {
@@ -224,19 +225,6 @@ std::string local_time(unix_ms ms, const char* format) {
     return std::string(buf, n);
 }
 
-void append_escaped(std::string& out, std::string_view s) {
-    for (const char c : s) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c; break;
-        }
-    }
-}
-
 constexpr std::size_t max_status_url = 4096;
 
 // A path of our own origin: a single leading '/', nothing a browser would read as another host
@@ -367,7 +355,7 @@ struct page_template_access {
         for (const auto& p : *static_cast<const parts*>(t.impl_.get())) {
             out += p.literal;
             if (p.placeholder >= 0) {
-                append_escaped(out, v[static_cast<std::size_t>(p.placeholder)]);
+                append_html_escaped(out, v[static_cast<std::size_t>(p.placeholder)]);
             }
         }
         return out;

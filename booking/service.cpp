@@ -1,5 +1,8 @@
 #include "booking/service.hpp"
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -192,8 +195,68 @@ result<std::unique_ptr<store>> open_configured(const config& c, std::string& err
     return s;
 }
 
+// The booking service's Prometheus series: answers by status class and latency (queue wait
+// included), requests in the service, 503s for a full queue, and what people did — counted
+// from successful answers of the routes, so the store stays free of metrics.
+struct booking_metrics {
+    explicit booking_metrics(metrics_registry& m) {
+        static constexpr std::array<const char*, 5> classes{"1xx", "2xx", "3xx", "4xx", "5xx"};
+        for (std::size_t i = 0; i < classes.size(); ++i) {
+            answers[i] = &m.get_counter("anteroom_booking_requests_total", "Booking backend answers by status class",
+                                        std::string("class=\"") + classes[i] + "\"");
+        }
+        latency = &m.get_histogram("anteroom_booking_request_seconds",
+                                   "Booking backend request time, from parsed request to answer (queue wait included)");
+        in_service = &m.get_gauge("anteroom_booking_queue_depth",
+                                  "Booking requests queued for or being handled by the SQLite workers");
+        rejected = &m.get_counter("anteroom_booking_rejected_total", "Booking requests answered 503 because the queue was full");
+        booked_online = &m.get_counter("anteroom_booking_appointments_booked_total",
+                                       "Successful bookings and rebookings (a first and second appointment booked together count once)",
+                                       "channel=\"online\"");
+        booked_hotline = &m.get_counter("anteroom_booking_appointments_booked_total",
+                                        "Successful bookings and rebookings (a first and second appointment booked together count once)",
+                                        "channel=\"hotline\"");
+        cancelled = &m.get_counter("anteroom_booking_appointments_cancelled_total",
+                                   "Appointments cancelled or given up by a rebooking (back in the pool at once)");
+        registrations = &m.get_counter("anteroom_booking_registrations_total", "Registrations (online and hotline)");
+    }
+
+    void count(http::verb method, std::string_view target, unsigned status) {
+        answers[std::min<unsigned>(status / 100, 5) - 1]->inc();
+        if (status < 200 || status >= 300) {
+            return;
+        }
+        const std::string_view path = target.substr(0, target.find('?'));
+        const bool post = method == http::verb::post;
+        if (post && path == "/api/bookings") {
+            booked_online->inc();
+        } else if (post && path == "/api/hotline/bookings") {
+            booked_hotline->inc();
+        } else if (method == http::verb::put && path.starts_with("/api/bookings/")) {
+            booked_online->inc();
+            cancelled->inc();
+        } else if (method == http::verb::delete_ &&
+                   (path.starts_with("/api/bookings/") || path.starts_with("/api/hotline/bookings/"))) {
+            cancelled->inc();
+        } else if (post && (path == "/api/registrations" || path == "/api/hotline/registrations")) {
+            registrations->inc();
+        }
+    }
+
+    std::array<counter*, 5> answers{};
+    histogram* latency = nullptr;
+    gauge* in_service = nullptr;
+    counter* rejected = nullptr;
+    counter* booked_online = nullptr;
+    counter* booked_hotline = nullptr;
+    counter* cancelled = nullptr;
+    counter* registrations = nullptr;
+};
+
 struct service::impl {
     std::shared_ptr<const config> cfg;
+    metrics_registry own_metrics;  // when the caller passes none
+    std::unique_ptr<booking_metrics> stats;
     web_settings settings;
     net::io_context ioc{1};
     std::unique_ptr<worker_pool> pool;
@@ -203,6 +266,19 @@ struct service::impl {
     bool stopped = false;
 
     net::awaitable<simple_response> handle(simple_request req, tcp::endpoint) {
+        const auto start = std::chrono::steady_clock::now();
+        const http::verb method = req.method();
+        const std::string target(req.target());
+        stats->in_service->add(1);
+        simple_response out = co_await run(std::move(req));
+        stats->in_service->add(-1);
+        stats->count(method, target, out.result_int());
+        stats->latency->observe_us(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count()));
+        co_return out;
+    }
+
+    net::awaitable<simple_response> run(simple_request req) {
         auto res = co_await net::async_initiate<decltype(net::use_awaitable), void(std::optional<simple_response>)>(
             [this](auto handler, simple_request r) {
                 using H = decltype(handler);
@@ -210,6 +286,7 @@ struct service::impl {
             },
             net::use_awaitable, std::move(req));
         if (!res) {
+            stats->rejected->inc();
             co_return json_error(http::status::service_unavailable, "busy",
                                  "The booking service is overloaded; please try again in a moment.");
         }
@@ -245,6 +322,7 @@ std::unique_ptr<service> service::start(const options& o, std::string& err) {
     svc->impl_ = std::make_unique<impl>();
     auto& d = *svc->impl_;
     d.cfg = o.cfg;
+    d.stats = std::make_unique<booking_metrics>(o.metrics != nullptr ? *o.metrics : d.own_metrics);
     const auto& b = o.cfg->booking;
     d.settings.clock = o.clock ? o.clock : system_now;
     d.settings.session_ttl_s = b.session_ttl.count() / 1000;

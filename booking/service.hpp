@@ -10,6 +10,7 @@
 
 #include "booking/store.hpp"
 #include "common/config.hpp"
+#include "common/metrics.hpp"
 #include "common/net.hpp"
 
 namespace anteroom::booking {
@@ -29,6 +30,9 @@ public:
     struct options {
         std::shared_ptr<const config> cfg;
         std::function<unix_seconds()> clock;  // default: system clock
+        // Where the anteroom_booking_* series go (the proxy's /metrics when embedded); null:
+        // a registry of the service's own.
+        metrics_registry* metrics = nullptr;
     };
 
     // Opens the database, starts the workers and listens on cfg.booking.listen. nullptr with

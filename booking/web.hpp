@@ -88,6 +88,4 @@ simple_response redirect(std::string_view location);  // 303 See Other
 // Set-Cookie for a session (HttpOnly, SameSite=Strict, Path=/) or one that clears it.
 std::string session_cookie(std::string_view name, std::string_view token, std::int64_t max_age_s, bool secure);
 
-std::string html_escape(std::string_view text);
-
 }  // namespace anteroom::booking

@@ -334,7 +334,7 @@ std::uint32_t read_admin(table_reader& r, admin_config& a) {
         }
         listen_line = n->source().begin.line;
     }
-    r.read_file("token_file", a.token_file, token_file_check("admin token"));
+    r.read_file("token_file", a.token_file, named_token_file_check("admin token"));
     r.finish();
     return listen_line;
 }

@@ -28,6 +28,10 @@ std::optional<std::string> form_param(std::string_view body, std::string_view na
 // and Secure when asked.
 std::string set_cookie_header(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure);
 
+// Text for HTML element content and quoted attribute values: & < > " ' as character references.
+std::string html_escape(std::string_view text);
+void append_html_escaped(std::string& out, std::string_view text);
+
 // Percent-encodes everything but unreserved characters (for a URL inside a query parameter).
 std::string url_encode_component(std::string_view text);
 

@@ -335,4 +335,71 @@ std::optional<std::string> read_token_file(const std::string& path, std::string_
     return token;
 }
 
+std::optional<std::vector<named_token>> read_named_tokens(const std::string& path, std::string_view what,
+                                                          std::string& err) {
+    std::ifstream f(path);
+    if (!f) {
+        err = path + ": cannot read " + std::string(what) + " file";
+        return std::nullopt;
+    }
+    std::vector<named_token> out;
+    std::string line;
+    for (std::size_t n = 1; std::getline(f, line); ++n) {
+        const auto at = [&](const std::string& what_is_wrong) {
+            err = path + ":" + std::to_string(n) + ": " + what_is_wrong;
+            return std::nullopt;
+        };
+        std::vector<std::string> fields;
+        std::size_t i = 0;
+        while (i < line.size()) {
+            while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) {
+                ++i;
+            }
+            const std::size_t start = i;
+            while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
+                ++i;
+            }
+            if (i > start) {
+                fields.push_back(line.substr(start, i - start));
+            }
+        }
+        if (fields.empty() || fields[0].front() == '#') {
+            continue;
+        }
+        if (fields.size() > 2) {
+            return at("expected `TOKEN` or `NAME TOKEN`, got " + std::to_string(fields.size()) + " fields");
+        }
+        named_token t;
+        t.name = fields.size() == 2 ? fields[0] : "admin";
+        t.token = fields.back();
+        const bool name_ok = !t.name.empty() && t.name.size() <= 32 &&
+                             std::all_of(t.name.begin(), t.name.end(), [](char c) {
+                                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+                             });
+        if (!name_ok) {
+            return at("token name must be 1 to 32 characters from a-z 0-9 . _ -");
+        }
+        if (t.token.size() < 16) {
+            return at(std::string(what) + " must be at least 16 characters");
+        }
+        for (const auto& o : out) {
+            if (o.name == t.name) {
+                return at("token name \"" + t.name + "\" appears twice");
+            }
+            if (o.token == t.token) {
+                return at("the same token appears twice (names " + o.name + " and " + t.name + ")");
+            }
+        }
+        if (out.size() == max_admin_tokens) {
+            return at("more than " + std::to_string(max_admin_tokens) + " tokens");
+        }
+        out.push_back(std::move(t));
+    }
+    if (out.empty()) {
+        err = path + ": " + std::string(what) + " file holds no token";
+        return std::nullopt;
+    }
+    return out;
+}
+
 }  // namespace anteroom

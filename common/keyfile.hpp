@@ -52,6 +52,21 @@ std::shared_ptr<const key_ring> load_keyfile(const std::string& path, std::strin
 // whitespace removed, at least 16 characters. nullopt with "path: ..." in err otherwise;
 // `what` names the token in messages ("admin token").
 std::optional<std::string> read_token_file(const std::string& path, std::string_view what, std::string& err);
+// The admin token file: one token per line, either `TOKEN` (named "admin") or `NAME TOKEN`;
+// names 1-32 characters from a-z 0-9 . _ -, unique; tokens at least 16 characters, unique;
+// blank lines and lines starting with '#' skipped; at most 64 tokens. The name is what the
+// audit log records as "who". nullopt with "path:line: ..." in err otherwise.
+struct named_token {
+    std::string name;
+    std::string token;
+};
+inline constexpr std::size_t max_admin_tokens = 64;
+std::optional<std::vector<named_token>> read_named_tokens(const std::string& path, std::string_view what,
+                                                          std::string& err);
+inline auto named_token_file_check(std::string_view what) {
+    return [what](const std::string& path, std::string& err) { return read_named_tokens(path, what, err).has_value(); };
+}
+
 // For the config loader (table_reader::read_file): the file is a usable token file now.
 inline auto token_file_check(std::string_view what) {
     return [what](const std::string& path, std::string& err) { return read_token_file(path, what, err).has_value(); };

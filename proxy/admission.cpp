@@ -865,6 +865,11 @@ std::string admission_service::render_metrics() const {
            [&](const room_figures& f) { return num(f.active); });
     family("anteroom_room_admitted_total", "counter", "Visitors admitted (queue and bypass)",
            [&](const room_figures& f) { return num(f.admitted_total); });
+    family("anteroom_room_eta_kept_total", "counter",
+           "Visitors admitted no later than the latest admission time (ETA high bound) they were shown",
+           [&](const room_figures& f) { return num(f.eta_kept_total); });
+    family("anteroom_room_eta_missed_total", "counter", "Visitors admitted after the ETA high bound they were shown",
+           [&](const room_figures& f) { return num(f.eta_missed_total); });
     family("anteroom_room_skipped_total", "counter", "Places skipped because their visitor left",
            [&](const room_figures& f) { return num(f.skipped_total); });
     family("anteroom_room_outflow_per_minute", "gauge", "Measured admissions per minute",
@@ -924,6 +929,8 @@ nlohmann::json admission_service::rooms_json() const {
                        {"admitted_total", f.admitted_total},
                        {"bypass_total", f.bypass_total},
                        {"skipped_total", f.skipped_total},
+                       {"eta_kept_total", f.eta_kept_total},
+                       {"eta_missed_total", f.eta_missed_total},
                        {"passes_ended", {{"idle", f.ended_idle}, {"max_duration", f.ended_max},
                                          {"session_end", f.ended_session_end}}},
                        {"outflow_per_minute", f.outflow_per_minute},

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <mutex>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -142,6 +144,16 @@ struct bot_service::impl {
     gauge* surge = nullptr;
     gauge* table_bytes = nullptr;
     gauge* dry_run = nullptr;
+    // The console's live override of [bot_detect] dry_run: -1 none, else 0/1. Kept across
+    // reloads until the config's own dry_run changes (as rooms keep their live settings).
+    std::atomic<int> live_dry_run{-1};
+    bool enabled = false;        // guarded by mu
+    std::optional<bool> config_dry_run;  // guarded by mu: the value of the config last prepared
+
+    bool dry_run_now(const bot_detect_config& bc) const {
+        const int v = live_dry_run.load(std::memory_order_relaxed);
+        return v < 0 ? bc.dry_run : v == 1;
+    }
 };
 
 namespace {
@@ -193,7 +205,7 @@ public:
         ctx.bot.reasons = d.reasons;
         ctx.bot.visitor = in.visitor;
         ctx.bot.header_signature = d.facts.header_signature;
-        if (bc().dry_run || d.action == bd::band::allow) {
+        if (svc->dry_run_now(bc()) || d.action == bd::band::allow) {
             return verdict::next;
         }
         ctx.bot.action = static_cast<std::uint8_t>(d.action);
@@ -450,11 +462,20 @@ bot_service::~bot_service() = default;
 
 bot_service::filters bot_service::prepare(const std::shared_ptr<const config>& cfg, std::shared_ptr<const key_ring> keys) {
     const auto& bc = cfg->bot_detect;
-    if (!bc.enabled || !keys) {
-        return {};
-    }
     auto& d = *impl_;
     std::lock_guard lock(d.mu);
+    d.enabled = bc.enabled && keys;
+    if (d.config_dry_run != bc.dry_run) {
+        if (d.config_dry_run && d.live_dry_run.load() >= 0) {
+            ANTEROOM_LOG(log_level::info, "bot_detect", "dry_run changed in the config: the live override ends");
+        }
+        d.live_dry_run.store(-1);
+        d.config_dry_run = bc.dry_run;
+    }
+    d.dry_run->set(d.dry_run_now(bc) ? 1 : 0);
+    if (!d.enabled) {
+        return {};
+    }
     if (!d.det || d.det->max_tracked() != bc.max_tracked || d.det->max_replay() != bc.max_replay) {
         if (d.det) {
             ANTEROOM_LOG(log_level::info, "bot_detect", "table bounds changed: per-key state starts afresh");
@@ -462,7 +483,6 @@ bot_service::filters bot_service::prepare(const std::shared_ptr<const config>& c
         d.det = std::make_shared<bd::detector>(bc);
     }
     d.table_bytes->set(static_cast<std::int64_t>(d.det->memory_bytes()));
-    d.dry_run->set(bc.dry_run ? 1 : 0);
     auto head = std::make_shared<bot_filter>();
     head->svc = impl_;
     head->det = d.det;
@@ -471,6 +491,21 @@ bot_service::filters bot_service::prepare(const std::shared_ptr<const config>& c
     auto tail = std::make_shared<bot_tail>();
     tail->head = head;
     return {head, tail};
+}
+
+void bot_service::set_dry_run(bool on) {
+    auto& d = *impl_;
+    std::lock_guard lock(d.mu);
+    d.live_dry_run.store(on ? 1 : 0);
+    d.dry_run->set(on ? 1 : 0);
+}
+
+bot_service::dry_run_state bot_service::dry_run() const {
+    auto& d = *impl_;
+    std::lock_guard lock(d.mu);
+    const int v = d.live_dry_run.load();
+    const bool config = d.config_dry_run.value_or(false);
+    return {d.enabled, v < 0 ? config : v == 1, config};
 }
 
 }  // namespace anteroom::proxy

@@ -30,6 +30,16 @@ public:
     // [bot_detect] is off. The detector's tables are kept across reloads unless their bounds change.
     filters prepare(const std::shared_ptr<const config>& cfg, std::shared_ptr<const key_ring> keys);
 
+    // The console's switch: decide-but-do-not-act on (true) or off, at once on every worker.
+    // Holds across reloads until the config's own `dry_run` changes.
+    void set_dry_run(bool on);
+    struct dry_run_state {
+        bool enabled = false;  // [bot_detect] enabled (and keys to sign with)
+        bool effective = false;
+        bool config = false;   // what the config says
+    };
+    dry_run_state dry_run() const;
+
     struct impl;
 
 private:

@@ -71,12 +71,13 @@ struct server::impl {
     std::thread control_thread;
     std::unique_ptr<net::signal_set> signals;  // on `control`; destroyed before it
     std::unique_ptr<simple_server> admin;
+    std::shared_ptr<admin_console> console;  // its sampling timer lives on `control`
     std::unique_ptr<simple_server> builtin;
     std::unique_ptr<booking::service> booking;  // the "builtin" upstream when [booking] embedded
     std::unique_ptr<admission_service> admission;
     std::unique_ptr<bot_service> bots;
     std::optional<listen_address> builtin_address;
-    std::string admin_token;
+    std::shared_ptr<const token_list> admin_tokens;
     std::shared_ptr<ticket_keys> tickets = std::make_shared<ticket_keys>();  // outlive reloads
 
     mutable std::mutex mu;  // guards cfg, rt, listeners, stopped
@@ -248,13 +249,15 @@ struct server::impl {
         shared.https_port.store(port);
     }
 
-    bool read_admin_token(const config& c, std::string& token, std::string& err) {
-        token.clear();
+    bool read_admin_tokens(const config& c, std::shared_ptr<const token_list>& tokens, std::string& err) {
+        tokens.reset();
         if (c.admin.token_file.empty()) {
             return true;
         }
-        auto t = read_token_file(c.admin.token_file, "admin token", err);
-        token = t.value_or("");
+        auto t = read_named_tokens(c.admin.token_file, "admin token", err);
+        if (t) {
+            tokens = std::make_shared<const token_list>(std::move(*t));
+        }
         return t.has_value();
     }
 
@@ -273,6 +276,9 @@ struct server::impl {
         }
         if (admission) {
             admission->stop();  // final snapshot: every waiting place and pass survives the restart
+        }
+        if (console) {
+            console->stop();
         }
         control.stop();
         std::lock_guard lock(mu);
@@ -330,7 +336,7 @@ bool server::start(std::string& err) {
         err = c.log.access_log + ": cannot open access log";
         return false;
     }
-    if (!d.read_admin_token(c, d.admin_token, err)) {
+    if (!d.read_admin_tokens(c, d.admin_tokens, err)) {
         return false;
     }
     auto& m = d.metrics;
@@ -360,7 +366,7 @@ bool server::start(std::string& err) {
     const bool needs_builtin =
         std::any_of(c.upstreams.begin(), c.upstreams.end(), [](const upstream_config& u) { return u.builtin; });
     if (needs_builtin && c.booking.embedded) {
-        d.booking = booking::service::start({d.cfg, nullptr}, err);
+        d.booking = booking::service::start({d.cfg, nullptr, &m}, err);
         if (!d.booking) {
             return false;
         }
@@ -407,7 +413,7 @@ bool server::start(std::string& err) {
     }
     d.update_https_port(c);
     if (c.admin.enabled) {
-        d.admin = std::make_unique<simple_server>(d.control, make_admin_handler(admin_hooks{
+        admin_hooks hooks{
             [this] { return impl_->metrics.render() + impl_->admission->render_metrics(); },
             [this] {
                 std::lock_guard lock(impl_->mu);
@@ -415,7 +421,7 @@ bool server::start(std::string& err) {
             },
             [this] {
                 std::lock_guard lock(impl_->mu);
-                return impl_->admin_token;
+                return impl_->admin_tokens;
             },
             [this](std::string& e) { return reload(e); },
             [this] {
@@ -426,7 +432,16 @@ bool server::start(std::string& err) {
             [this](std::string_view id, const nlohmann::json& patch, std::string& e, bool& not_found) {
                 return impl_->admission->update_room(id, patch, e, not_found);
             },
-        }));
+            [this] { return impl_->bots->dry_run(); },
+            [this](bool on) { impl_->bots->set_dry_run(on); },
+        };
+        d.console = std::make_shared<admin_console>(m);
+        const std::string audit_path = c.state_dir + "/admin-audit.log";
+        if (std::string aerr; !d.console->open_audit(audit_path, aerr)) {
+            ANTEROOM_LOG(log_level::error, "admin", "audit log: " + aerr + "; control changes are kept in memory only");
+        }
+        d.console->start_sampling(d.control, [hooks] { return render_admin_metrics(hooks); });
+        d.admin = std::make_unique<simple_server>(d.control, make_admin_handler(hooks, d.console));
         if (!d.admin->listen(to_endpoint(c.admin.listen), err)) {
             err = "admin listener " + c.admin.listen.text() + ": " + err;
             return false;
@@ -466,7 +481,9 @@ void server::arm_signals() {
         }
         if (sig == SIGHUP) {
             std::string e;
-            reload(e);
+            if (reload(e) && impl_->console) {
+                impl_->console->audit("-", "signal", "configuration reloaded (SIGHUP)");
+            }
         } else if (!impl_->shared.draining.load()) {
             ANTEROOM_LOG(log_level::info, "server",
                          std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + " received, draining");
@@ -533,8 +550,8 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
         ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
         return false;
     }
-    std::string token;
-    if (!d.read_admin_token(c, token, err)) {
+    std::shared_ptr<const token_list> tokens;
+    if (!d.read_admin_tokens(c, tokens, err)) {
         d.reload_failed->inc();
         ANTEROOM_LOG(log_level::error, "config", "reload rejected: " + err);
         return false;
@@ -612,7 +629,7 @@ bool server::apply(std::shared_ptr<const config> next, std::string& err) {
         ANTEROOM_LOG(log_level::error, "config", c.log.error_log + ": cannot open error log; keeping the old one");
     }
     error_log::set_level(c.log.level);
-    d.admin_token = std::move(token);
+    d.admin_tokens = std::move(tokens);
     d.cfg = next;
     d.admission->commit(next);
     d.rt = std::move(next_rt);

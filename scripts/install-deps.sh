@@ -20,7 +20,7 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
   # The browser end-to-end test: headless Chromium driven over the DevTools protocol; testssl.sh
   # checks the TLS listener (tests/tls/testssl.sh); slowhttptest attacks it (tests/attack/).
-  packages+=(chromium python3-websocket testssl.sh slowhttptest)
+  packages+=(chromium python3-websocket testssl.sh slowhttptest systemd)
 fi
 
 missing=()

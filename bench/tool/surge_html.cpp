@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/http_fields.hpp"
 #include "bench/tool/surge_analysis.hpp"
 
 namespace anteroom::bench {
@@ -18,19 +19,7 @@ struct series {
     bool dashed = false;
 };
 
-std::string esc(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '&': out += "&amp;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
+std::string esc(std::string_view s) { return html_escape(s); }
 
 std::string num(double v) {
     char buf[32];

@@ -207,6 +207,42 @@ TEST(room_controller, skips_places_of_visitors_gone_longer_than_abandon_after) {
     }
 }
 
+TEST(room_controller, admissions_count_as_kept_or_missed_against_the_eta_each_visitor_was_shown) {
+    // Steady outflow: everybody who was shown an ETA gets in by its high bound.
+    room_controller steady(make_room(60, 1000), test_identity(), t0);
+    for (int i = 0; i < 6; ++i) {
+        const auto t = steady.issue(0, t0);
+        ASSERT_TRUE(t);
+        ASSERT_GE(steady.poll(*t, t0).eta_high_seconds, 0);
+    }
+    unix_ms now = t0;
+    for (; now <= t0 + 20'000; now += tick_ms) {
+        steady.tick(now);
+    }
+    auto f = steady.figures(now);
+    EXPECT_EQ(f.admitted_total, 6u);
+    EXPECT_EQ(f.eta_kept_total, 6u);
+    EXPECT_EQ(f.eta_missed_total, 0u);
+
+    // Paused for three minutes (less than abandon_after) after the ETAs were shown, without anybody polling again (who
+    // would have been told the new ETA): the promises are broken and counted so.
+    room_controller paused(make_room(60, 1000), test_identity(), t0);
+    std::vector<ticket> tickets;
+    for (int i = 0; i < 4; ++i) {
+        tickets.push_back(*paused.issue(0, t0));
+        paused.poll(tickets.back(), t0);
+    }
+    paused.update({room_mode::paused, std::nullopt, std::nullopt}, t0 + 500);
+    paused.update({room_mode::fifo, std::nullopt, std::nullopt}, t0 + 180'000);
+    for (now = t0 + 180'000; now <= t0 + 200'000; now += tick_ms) {
+        paused.tick(now);
+    }
+    f = paused.figures(now);
+    EXPECT_EQ(f.admitted_total, 4u);
+    EXPECT_EQ(f.eta_kept_total + f.eta_missed_total, 4u);
+    EXPECT_EQ(f.eta_missed_total, 4u);
+}
+
 TEST(room_controller, a_place_marked_absent_is_skipped_without_using_the_rate_unless_its_holder_returns) {
     auto cfg = make_room(60, 100);
     cfg.mode = room_mode::paused;
