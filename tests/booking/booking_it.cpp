@@ -91,7 +91,7 @@ protected:
         cfg_ = must_parse(toml);
         ASSERT_TRUE(cfg_);
         std::string err;
-        svc_ = booking::service::start({cfg_, nullptr}, err);
+        svc_ = booking::service::start({cfg_, nullptr, &metrics_}, err);
         ASSERT_TRUE(svc_) << err;
         port_ = svc_->local_endpoint().port();
     }
@@ -112,8 +112,11 @@ protected:
         return {r.body["booking_code"].get<std::string>(), s.cookie};
     }
 
+    double metric(const std::string& series) const { return metric_value(metrics_.render(), series).value_or(-1); }
+
     std::string dir_;
     std::shared_ptr<const config> cfg_;
+    metrics_registry metrics_;  // the service's anteroom_booking_* series; outlives it
     std::unique_ptr<booking::service> svc_;
     std::uint16_t port_ = 0;
 };
@@ -175,6 +178,31 @@ TEST_F(booking_service, sixty_four_online_and_hotline_clients_race_for_the_last_
     EXPECT_EQ(call(port_, http::verb::get, "/api/capacity").body["available"], 0);
     EXPECT_EQ(call(port_, http::verb::get, "/api/admin/letters", "", "", admin).body["letters"].size(),
               static_cast<std::size_t>(hotline_ok.load()));
+    // What the booking series say about the race (the dashboard's booking row).
+    EXPECT_EQ(metric("anteroom_booking_registrations_total"), 64);
+    EXPECT_EQ(metric("anteroom_booking_appointments_booked_total{channel=\"online\"}"), online_ok.load());
+    EXPECT_EQ(metric("anteroom_booking_appointments_booked_total{channel=\"hotline\"}"), hotline_ok.load());
+    EXPECT_EQ(metric("anteroom_booking_appointments_cancelled_total"), 0);
+    EXPECT_EQ(metric("anteroom_booking_requests_total{class=\"5xx\"}"), 0);
+    EXPECT_GE(metric("anteroom_booking_requests_total{class=\"4xx\"}"), 52);
+    EXPECT_EQ(metric("anteroom_booking_rejected_total"), 0);
+    EXPECT_EQ(metric("anteroom_booking_queue_depth"), 0);
+    EXPECT_GT(metric("anteroom_booking_request_seconds_count"), 64 * 2 + 64);
+    // A cancellation is counted and its appointment is free again at once.
+    bool cancelled = false;
+    for (const auto& [code, cookie] : people) {
+        const auto mine = call(port_, http::verb::get, "/api/bookings", "", cookie);
+        for (const auto& b : mine.body["bookings"]) {
+            if (!cancelled && b["channel"] == "online") {
+                const auto del = call(port_, http::verb::delete_, "/api/bookings/" + std::to_string(b["id"].get<std::int64_t>()),
+                                      "", cookie);
+                EXPECT_EQ(del.status / 100, 2u) << del.body.dump();
+                cancelled = true;
+            }
+        }
+    }
+    ASSERT_TRUE(cancelled);
+    EXPECT_EQ(metric("anteroom_booking_appointments_cancelled_total"), 1);
 }
 
 TEST_F(booking_service, malformed_http_gets_400_and_the_connection_closed) {

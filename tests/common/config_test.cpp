@@ -613,6 +613,17 @@ TEST(config_file, missing_file_is_one_error_without_a_line) {
     EXPECT_EQ(r.errors[0].text(), path + ": cannot read file: No such file or directory");
 }
 
+TEST(config_file, a_bad_admin_token_file_names_the_config_line_and_the_token_file_line) {
+    const secret_files secrets;
+    std::ofstream(secrets.path("admin.token")) << "ops-anna token-for-the-config-tests-1\nops-anna token-for-the-config-tests-2\n";
+    const auto e = only_error(parse(secrets.in("[admin]\n\ntoken_file = \"/etc/anteroom/admin.token\"\n")));
+    EXPECT_EQ(e.line, 3u);
+    EXPECT_EQ(e.key, "admin.token_file");
+    EXPECT_EQ(e.message, secrets.path("admin.token") + ":2: token name \"ops-anna\" appears twice");
+    std::ofstream(secrets.path("admin.token")) << "ops-anna token-for-the-config-tests-1\nops-ben token-for-the-config-tests-2\n";
+    expect_valid(parse(secrets.in("[admin]\ntoken_file = \"/etc/anteroom/admin.token\"\n")));
+}
+
 TEST(config_file, directory_is_unreadable) {
     const auto r = load_config(::testing::TempDir());
     ASSERT_EQ(r.errors.size(), 1u);

@@ -282,5 +282,28 @@ TEST_F(admin, live_figures_come_from_the_sampled_metrics) {
     EXPECT_EQ(call(http::verb::get, "/admin/api/live?since=yesterday", auth).result_int(), 400);
 }
 
+TEST(bot_service, a_live_dry_run_switch_holds_across_reloads_until_the_config_changes_its_own_value) {
+    metrics_registry m;
+    bot_service svc(m);
+    const auto keys = make_ephemeral_key_ring();
+    const std::string base = "[[upstream]]\nname = \"a\"\nservers = [\"127.0.0.1:8001\"]\n"
+                             "[[route]]\nprefix = \"/\"\nupstream = \"a\"\n[bot_detect]\nenabled = true\n";
+    const auto off = parse_config(base, "off.toml");
+    const auto on = parse_config(base + "dry_run = true\n", "on.toml");
+    ASSERT_TRUE(off.errors.empty() && on.errors.empty());
+    EXPECT_TRUE(svc.prepare(off.cfg, keys).head);
+    EXPECT_FALSE(svc.dry_run().effective);
+    svc.set_dry_run(true);
+    EXPECT_TRUE(svc.dry_run().effective);
+    EXPECT_FALSE(svc.dry_run().config);
+    svc.prepare(off.cfg, keys);  // a reload that leaves dry_run as it was
+    EXPECT_TRUE(svc.dry_run().effective);
+    svc.set_dry_run(false);
+    svc.prepare(on.cfg, keys);  // the config's own value changed: it rules again
+    EXPECT_TRUE(svc.dry_run().effective);
+    EXPECT_TRUE(svc.dry_run().config);
+    EXPECT_EQ(m.render().find("anteroom_bot_dry_run 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace anteroom::proxy
