@@ -1,5 +1,6 @@
 #include "proxy/admin_console.hpp"
 
+#include <atomic>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -73,7 +74,7 @@ struct admin_console::timer_state {
     explicit timer_state(net::io_context& io) : timer(io) {}
     net::steady_timer timer;
     std::function<std::string()> render;
-    bool stopped = false;
+    std::atomic<bool> stopped{false};  // set from any thread; the timer itself is only touched on its own
 };
 
 admin_console::admin_console(metrics_registry& metrics) {
@@ -131,10 +132,11 @@ void admin_console::start_sampling(net::io_context& io, std::function<std::strin
     timer_->timer.async_wait(tick{this, timer_});
 }
 
+// May run on another thread than the timer's (server::stop from the main thread): it only sets
+// the flag; the next tick sees it and does not re-arm, and the io_context stopping ends the wait.
 void admin_console::stop() {
     if (timer_) {
         timer_->stopped = true;
-        timer_->timer.cancel();
     }
 }
 

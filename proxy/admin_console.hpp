@@ -38,7 +38,8 @@ public:
     void audit(std::string who, std::string via, std::string what);
 
     void sample(std::int64_t now_ms, std::string_view metrics_text);
-    // Every second on `io` (the control thread): sample(now, render()). Stopped by stop().
+    // Every second on `io` (the control thread): sample(now, render()). stop() (from any
+    // thread) ends it at the next tick.
     void start_sampling(net::io_context& io, std::function<std::string()> render);
     void stop();
 

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache
   libboost1.81-all-dev libssl-dev libjemalloc-dev
-  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl
 )
@@ -19,8 +19,9 @@ if [[ "${1:-}" == "--fuzz" ]]; then
 fi
 if [[ "${1:-}" == "--test" ]]; then
   # The browser end-to-end test: headless Chromium driven over the DevTools protocol; testssl.sh
-  # checks the TLS listener (tests/tls/testssl.sh); slowhttptest attacks it (tests/attack/).
-  packages+=(chromium python3-websocket testssl.sh slowhttptest systemd)
+  # checks the TLS listener (tests/tls/testssl.sh); slowhttptest attacks it (tests/attack/);
+  # systemd-analyze checks conf/anteroom.service (tests/ops/); redis-server backs the Redis tests.
+  packages+=(chromium python3-websocket testssl.sh slowhttptest systemd redis-server)
 fi
 
 missing=()

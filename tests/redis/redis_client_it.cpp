@@ -1,0 +1,214 @@
+// The Redis client against a real redis-server (Debian's, started here on a unix socket in a
+// temporary directory: no fixed port): pipelined commands answered in order, Lua scripts by
+// EVALSHA with the reload after NOSCRIPT, AUTH, a server that stops answering (SIGSTOP) failing
+// pending commands with `timeout` and the client coming back when it answers again, a server
+// restart, and stop() with commands in flight. The io_context runs on the test's thread.
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "redis/client.hpp"
+#include "tests/support/harness.hpp"
+#include "tests/support/subprocess.hpp"
+
+namespace anteroom::test {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* redis_server = "/usr/bin/redis-server";
+
+class redis_server_process {
+public:
+    redis_server_process(const std::string& dir, const std::string& extra_flag = "", const std::string& extra_value = "") {
+        std::vector<std::string> argv{redis_server, "--port", "0", "--unixsocket", socket_path(dir), "--unixsocketperm",
+                                      "700", "--save", "", "--appendonly", "no", "--dir", dir};
+        if (!extra_flag.empty()) {
+            argv.push_back(extra_flag);
+            argv.push_back(extra_value);
+        }
+        proc_ = std::make_unique<subprocess>(argv);
+        ready_ = proc_->wait_for_stdout(
+            [](std::string_view out) { return out.find("ready to accept connections") != std::string_view::npos; },
+            std::chrono::seconds(10));
+    }
+    static std::string socket_path(const std::string& dir) { return dir + "/redis.sock"; }
+    bool ready() const { return ready_; }
+    subprocess& proc() { return *proc_; }
+
+private:
+    std::unique_ptr<subprocess> proc_;
+    bool ready_ = false;
+};
+
+class redis_client_it : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!fs::exists(redis_server)) {
+            GTEST_SKIP() << "redis-server is not installed (scripts/install-deps.sh --test installs it)";
+        }
+        dir_ = make_temp_dir("anteroom-redis");
+    }
+    void TearDown() override {
+        if (client_) {
+            client_->stop();
+        }
+        client_.reset();
+        server_.reset();
+        if (!dir_.empty()) {
+            std::error_code ec;
+            fs::remove_all(dir_, ec);
+        }
+    }
+
+    void start_server(const std::string& flag = "", const std::string& value = "") {
+        server_ = std::make_unique<redis_server_process>(dir_, flag, value);
+        ASSERT_TRUE(server_->ready()) << server_->proc().out();
+    }
+    void start_client(redis::options o = {}) {
+        o.address = "unix:" + redis_server_process::socket_path(dir_);
+        o.reconnect_min = std::chrono::milliseconds(20);
+        o.reconnect_max = std::chrono::milliseconds(200);
+        client_ = redis::client::create(io_, o);
+        client_->start([this](bool up) { states_.push_back(up); });
+    }
+    // Runs the io_context until `pred` holds (true) or the time is up (false).
+    bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!pred()) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                return false;
+            }
+            io_.restart();
+            io_.run_for(std::chrono::milliseconds(10));
+        }
+        return true;
+    }
+    redis::result call(std::vector<std::string> argv) {
+        std::optional<redis::result> r;
+        client_->command(std::move(argv), [&](redis::result x) { r = std::move(x); });
+        EXPECT_TRUE(run_until([&] { return r.has_value(); }));
+        return r.value_or(redis::result{redis::errc::timeout, {}});
+    }
+
+    std::string dir_;
+    net::io_context io_;
+    std::unique_ptr<redis_server_process> server_;
+    std::shared_ptr<redis::client> client_;
+    std::vector<bool> states_;
+};
+
+TEST_F(redis_client_it, pipelined_commands_are_answered_in_order) {
+    start_server();
+    start_client();
+    ASSERT_TRUE(run_until([&] { return client_->connected(); }));
+    std::vector<std::int64_t> got;
+    for (int i = 0; i < 100; ++i) {
+        client_->command({"INCR", "room:seq"}, [&](redis::result r) {
+            ASSERT_TRUE(r.ok());
+            got.push_back(r.reply.integer);
+        });
+    }
+    ASSERT_TRUE(run_until([&] { return got.size() == 100; }));
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i], static_cast<std::int64_t>(i + 1));
+    }
+    EXPECT_EQ(call({"SET", "k", std::string("a\0b", 3)}).reply.str, "OK");
+    const auto v = call({"GET", "k"});
+    EXPECT_EQ(v.reply.type, redis::value::kind::string);
+    EXPECT_EQ(v.reply.str, std::string("a\0b", 3));  // binary safe
+    EXPECT_EQ(call({"GET", "missing"}).reply.type, redis::value::kind::nil);
+    const auto bad = call({"INCR", "k"});
+    EXPECT_EQ(bad.error, redis::errc::server);
+    EXPECT_NE(bad.reply.str.find("not an integer"), std::string::npos);
+    EXPECT_EQ(states_, std::vector<bool>{true});
+}
+
+TEST_F(redis_client_it, scripts_run_by_sha_and_are_loaded_again_after_a_flush) {
+    start_server();
+    const redis::script add("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    EXPECT_EQ(add.sha1.size(), 40u);
+    start_client();
+    client_->register_script(add);
+    ASSERT_TRUE(run_until([&] { return client_->connected(); }));
+    // Loaded on connect: the server knows it by its SHA-1.
+    const auto exists = call({"SCRIPT", "EXISTS", add.sha1});
+    ASSERT_EQ(exists.reply.elements.size(), 1u);
+    EXPECT_EQ(exists.reply.elements[0].integer, 1);
+    std::optional<redis::result> r;
+    client_->eval(add, {"counter"}, {"5"}, [&](redis::result x) { r = std::move(x); });
+    ASSERT_TRUE(run_until([&] { return r.has_value(); }));
+    EXPECT_EQ(r->reply.integer, 5);
+
+    EXPECT_TRUE(call({"SCRIPT", "FLUSH"}).ok());
+    r.reset();
+    client_->eval(add, {"counter"}, {"2"}, [&](redis::result x) { r = std::move(x); });
+    ASSERT_TRUE(run_until([&] { return r.has_value(); }));
+    ASSERT_TRUE(r->ok()) << r->reply.str;
+    EXPECT_EQ(r->reply.integer, 7);
+}
+
+TEST_F(redis_client_it, auth_with_the_password_and_never_ready_with_a_wrong_one) {
+    start_server("--requirepass", "s3cret-password-0123");
+    redis::options o;
+    o.password = "s3cret-password-0123";
+    start_client(o);
+    ASSERT_TRUE(run_until([&] { return client_->connected(); }));
+    EXPECT_EQ(call({"PING"}).reply.str, "PONG");
+    client_->stop();
+
+    o.password = "wrong-password-0123456";
+    start_client(o);
+    ASSERT_TRUE(run_until([&] { return client_->connects() >= 3; }));  // it keeps trying, with backoff
+    EXPECT_FALSE(client_->connected());
+    EXPECT_EQ(call({"PING"}).error, redis::errc::not_connected);
+}
+
+TEST_F(redis_client_it, a_server_that_stops_answering_times_out_and_the_client_comes_back) {
+    start_server();
+    redis::options o;
+    o.command_timeout = std::chrono::milliseconds(200);
+    start_client(o);
+    ASSERT_TRUE(run_until([&] { return client_->connected(); }));
+    server_->proc().send_signal(SIGSTOP);
+    const auto before = std::chrono::steady_clock::now();
+    const auto r = call({"PING"});
+    EXPECT_EQ(r.error, redis::errc::timeout);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(2));
+    EXPECT_FALSE(client_->connected());
+    EXPECT_EQ(call({"PING"}).error, redis::errc::not_connected);  // fails at once while it is away
+    server_->proc().send_signal(SIGCONT);
+    ASSERT_TRUE(run_until([&] { return client_->connected(); }));
+    EXPECT_EQ(call({"PING"}).reply.str, "PONG");
+    EXPECT_EQ(states_, (std::vector<bool>{true, false, true}));
+}
+
+TEST_F(redis_client_it, a_restarted_server_is_found_again_and_stop_fails_what_is_in_flight) {
+    start_server();
+    start_client();
+    ASSERT_TRUE(run_until([&] { return client_->connected(); }));
+    server_.reset();  // SIGKILL
+    ASSERT_TRUE(run_until([&] { return !client_->connected(); }));
+    start_server();
+    ASSERT_TRUE(run_until([&] { return client_->connected(); }));
+    EXPECT_EQ(call({"SET", "a", "1"}).reply.str, "OK");
+
+    // Commands in flight when the client stops get `disconnected`; nothing after that.
+    std::vector<redis::errc> errors;
+    for (int i = 0; i < 10; ++i) {
+        client_->command({"GET", "a"}, [&](redis::result r) { errors.push_back(r.error); });
+    }
+    client_->stop();
+    EXPECT_EQ(errors, std::vector<redis::errc>(10, redis::errc::disconnected));
+    EXPECT_EQ(states_, (std::vector<bool>{true, false, true}));
+    io_.restart();
+    io_.poll();  // whatever the stop left to run
+    EXPECT_EQ(states_.size(), 3u);
+    EXPECT_EQ(client_->pending(), 0u);
+}
+
+}  // namespace
+}  // namespace anteroom::test
