@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "redis/client.hpp"
+#include "redis/lease.hpp"
 #include "tests/support/harness.hpp"
 #include "tests/support/subprocess.hpp"
 
@@ -208,6 +209,94 @@ TEST_F(redis_client_it, a_restarted_server_is_found_again_and_stop_fails_what_is
     io_.poll();  // whatever the stop left to run
     EXPECT_EQ(states_.size(), 3u);
     EXPECT_EQ(client_->pending(), 0u);
+}
+
+// ---- leases: one holder at a time, takeover after the holder dies -------------------------
+
+class redis_lease_it : public redis_client_it {
+protected:
+    std::shared_ptr<redis::client> make_client() {
+        redis::options o;
+        o.address = "unix:" + redis_server_process::socket_path(dir_);
+        o.reconnect_min = std::chrono::milliseconds(20);
+        o.reconnect_max = std::chrono::milliseconds(200);
+        auto c = redis::client::create(io_, o);
+        c->start();
+        clients_.push_back(c);
+        return c;
+    }
+    std::shared_ptr<redis::lease> make_lease(const std::string& node) {
+        auto l = redis::lease::create(make_client(), io_, "anteroom:test:lease", node, opts_);
+        leases_.push_back(l);
+        return l;
+    }
+    void TearDown() override {
+        for (auto& l : leases_) {
+            l->abandon();
+        }
+        for (auto& c : clients_) {
+            c->stop();
+        }
+        redis_client_it::TearDown();
+    }
+    redis::lease::options opts_{std::chrono::milliseconds(600), std::chrono::milliseconds(100)};
+    std::vector<std::shared_ptr<redis::client>> clients_;
+    std::vector<std::shared_ptr<redis::lease>> leases_;
+};
+
+TEST_F(redis_lease_it, one_holder_at_a_time_and_a_takeover_after_the_holder_dies) {
+    start_server();
+    auto a = make_lease("node-a");
+    auto b = make_lease("node-b");
+    std::vector<std::string> changes;
+    a->start([&](bool held) { changes.push_back(std::string("a:") + (held ? "up" : "down")); });
+    ASSERT_TRUE(run_until([&] { return a->held(); }));
+    b->start([&](bool held) { changes.push_back(std::string("b:") + (held ? "up" : "down")); });
+    // For three lease lifetimes a keeps renewing and b never holds it.
+    const auto watch_until = std::chrono::steady_clock::now() + 3 * opts_.ttl;
+    bool both = false;
+    run_until([&] {
+        both = both || (a->held() && b->held());
+        return std::chrono::steady_clock::now() >= watch_until;
+    }, 4 * opts_.ttl);
+    EXPECT_FALSE(both);
+    EXPECT_TRUE(a->held());
+    EXPECT_FALSE(b->held());
+
+    // a dies (stops renewing, gives nothing back): b takes over within ttl + one round.
+    const auto died = std::chrono::steady_clock::now();
+    a->abandon();
+    ASSERT_TRUE(run_until([&] { return b->held(); }, std::chrono::seconds(3)));
+    EXPECT_LE(std::chrono::steady_clock::now() - died, opts_.ttl + opts_.ttl / 3 + std::chrono::milliseconds(300));
+    EXPECT_EQ(changes, (std::vector<std::string>{"a:up", "a:down", "b:up"}));
+}
+
+TEST_F(redis_lease_it, stop_gives_the_lease_back_at_once) {
+    start_server();
+    auto a = make_lease("node-a");
+    auto b = make_lease("node-b");
+    a->start();
+    ASSERT_TRUE(run_until([&] { return a->held(); }));
+    b->start();
+    const auto stopped = std::chrono::steady_clock::now();
+    a->stop();
+    ASSERT_TRUE(run_until([&] { return b->held(); }, std::chrono::seconds(3)));
+    EXPECT_LT(std::chrono::steady_clock::now() - stopped, opts_.ttl);  // no need to wait for expiry
+}
+
+TEST_F(redis_lease_it, a_holder_cut_off_from_redis_stops_holding_within_the_ttl) {
+    start_server();
+    auto a = make_lease("node-a");
+    bool down = false;
+    a->start([&](bool held) { down = !held; });
+    ASSERT_TRUE(run_until([&] { return a->held(); }));
+    const auto cut = std::chrono::steady_clock::now();
+    server_->proc().send_signal(SIGSTOP);
+    ASSERT_TRUE(run_until([&] { return !a->held(); }, std::chrono::seconds(3)));
+    EXPECT_LE(std::chrono::steady_clock::now() - cut, opts_.ttl);
+    ASSERT_TRUE(run_until([&] { return down; }, std::chrono::seconds(2)));
+    server_->proc().send_signal(SIGCONT);
+    ASSERT_TRUE(run_until([&] { return a->held(); }, std::chrono::seconds(5)));  // and takes it again
 }
 
 }  // namespace
