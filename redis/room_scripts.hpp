@@ -1,0 +1,61 @@
+#pragma once
+// The Lua scripts of the shared room state (docs/shared-state.md), each one atomic in Redis:
+//   issue   — the next sequence number, marked seen in the current liveness window;
+//   advance — the lease holder's tick: refill the room's token bucket, drop expired passes and
+//             unclaimed admissions, then walk the line from the serving position: a place seen in
+//             one of the given windows is admitted (a token and a free active slot each), one
+//             not seen is skipped without using the rate;
+//   claim   — an admitted place becomes a pass (idempotent: the same pass id again is fine);
+//   touch   — a pass is still in use (expiry moved, only if it exists).
+// Key names carry the room in a hash tag, so one room's keys share a Redis Cluster slot.
+// Not used by a queue store yet (issue 9 is in progress); tests/redis/ runs them.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "redis/client.hpp"
+
+namespace anteroom::redis {
+
+struct room_keys {
+    room_keys(std::string_view prefix, std::string_view room);
+    std::string state;    // hash: next, tokens, refilled_at
+    std::string seq;      // integer: highest sequence number issued
+    std::string pending;  // zset: admitted sequence number -> claim deadline (ms)
+    std::string passes;   // zset: pass id -> expiry (ms)
+    std::string stats;    // hash: admitted, skipped, unclaimed, claimed, expired
+    // The liveness bitmap of the window that holds `now` (windows of `window_ms`).
+    std::string seen(std::int64_t now_ms, std::int64_t window_ms) const;
+    // The windows a place must have been seen in to count as live: the one of `now` back to
+    // the one of `now - abandon_after`.
+    std::vector<std::string> live_windows(std::int64_t now_ms, std::int64_t window_ms, std::int64_t abandon_after_ms) const;
+
+private:
+    std::string base_;
+};
+
+const script& issue_script();
+const script& advance_script();
+const script& claim_script();
+const script& touch_script();
+
+struct advance_args {
+    std::int64_t now_ms = 0;
+    std::uint32_t new_users_per_minute = 60;
+    std::uint32_t max_active_users = 1000;
+    std::int64_t claim_window_ms = 60'000;
+    std::uint32_t max_steps = 10'000;  // places looked at per tick (bounds the script's run time)
+};
+// KEYS and ARGV for advance_script() in the order it reads them.
+void advance_call(const room_keys& k, const std::vector<std::string>& windows, const advance_args& a,
+                  std::vector<std::string>& keys, std::vector<std::string>& args);
+
+// What advance returned: {next, admitted, skipped, active, tokens}.
+struct advance_result {
+    std::int64_t next = 0, admitted = 0, skipped = 0, active = 0, tokens = 0;
+};
+std::optional<advance_result> parse_advance(const value& v);
+
+}  // namespace anteroom::redis
