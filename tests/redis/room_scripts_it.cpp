@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 
 #include "redis/room_scripts.hpp"
+#include "redis/settings_sync.hpp"
 #include "tests/support/harness.hpp"
 #include "tests/support/redis_server.hpp"
 
@@ -185,6 +187,57 @@ TEST_F(room_scripts_it, claims_are_idempotent_and_end_with_the_claim_window) {
     EXPECT_EQ(eval(redis::touch_script(), {k_.passes}, {"p1", std::to_string(t0 + 900'000)}).integer, 1);
     EXPECT_EQ(eval(redis::touch_script(), {k_.passes}, {"nope", std::to_string(t0 + 900'000)}).integer, 0);
     EXPECT_EQ(advance(t0 + 700'000, 6000, 100).active, 1);  // touched past its first expiry
+}
+
+TEST_F(room_scripts_it, a_settings_change_on_one_node_reaches_the_others_within_the_interval) {
+    // Three nodes, each with its own connection; node a changes the rate.
+    std::vector<std::shared_ptr<redis::client>> clients;
+    std::vector<std::shared_ptr<redis::settings_sync>> nodes;
+    std::vector<std::vector<redis::shared_settings>> heard(3);
+    for (int i = 0; i < 3; ++i) {
+        redis::options o;
+        o.address = "unix:" + redis_server_process::socket_path(dir_);
+        clients.push_back(redis::client::create(io_, o));
+        clients.back()->start();
+        nodes.push_back(redis::settings_sync::create(clients.back(), io_, "anteroom-test", {"portal", "other"},
+                                                     std::chrono::milliseconds(500)));
+        nodes.back()->start([&heard, i](const std::string& room, const redis::shared_settings& s) {
+            if (room == "portal") {
+                heard[static_cast<std::size_t>(i)].push_back(s);
+            }
+        });
+    }
+    ASSERT_TRUE(run_until([&] {
+        return std::all_of(clients.begin(), clients.end(), [](const auto& c) { return c->connected(); });
+    }));
+    std::optional<std::int64_t> version;
+    bool answered = false;
+    const auto sent = std::chrono::steady_clock::now();
+    nodes[0]->publish("portal", {"fifo", 900, 2000, 0}, [&](std::optional<std::int64_t> v) {
+        version = v;
+        answered = true;
+    });
+    ASSERT_TRUE(run_until([&] {
+        return answered && !heard[1].empty() && !heard[2].empty();
+    }));
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(1));
+    ASSERT_EQ(version, 1);
+    for (int i = 1; i < 3; ++i) {
+        ASSERT_EQ(heard[static_cast<std::size_t>(i)].size(), 1u);
+        EXPECT_EQ(heard[static_cast<std::size_t>(i)][0], (redis::shared_settings{"fifo", 900, 2000, 1}));
+    }
+    // A second change is a new version; polls of an unchanged room report nothing new.
+    nodes[2]->publish("portal", {"paused", 900, 2000, 0}, [](std::optional<std::int64_t>) {});
+    ASSERT_TRUE(run_until([&] { return heard[1].size() == 2; }));
+    EXPECT_EQ(heard[1][1].mode, "paused");
+    EXPECT_EQ(heard[1][1].version, 2);
+    for (auto& n : nodes) {
+        n->stop();
+    }
+    for (auto& c : clients) {
+        c->stop();
+    }
+    EXPECT_EQ(heard[1].size(), 2u);
 }
 
 }  // namespace
