@@ -94,6 +94,15 @@ struct bypass_result {
     std::optional<pass> granted;  // nullopt: max_active_users reached (try again later)
 };
 
+// How the store itself is doing (metrics): the embedded store is always "connected".
+struct store_health {
+    bool shared = false;               // rooms shared with other nodes through Redis
+    bool connected = true;             // shared: the last sync with Redis was good and recent
+    std::uint64_t rooms_led = 0;       // shared: rooms whose serving position this node advances
+    std::uint64_t sync_failures = 0;   // shared: syncs that failed (Redis away or slow)
+    std::uint64_t tickets_refused = 0; // shared: new visitors refused (fail mode, no numbers yet)
+};
+
 class queue_store {
 public:
     virtual ~queue_store() = default;
@@ -147,6 +156,8 @@ public:
 
     // Persists all rooms (embedded: temp file, fsync, rename). Control thread only.
     virtual bool snapshot(std::string& err) = 0;
+
+    virtual store_health health() const { return {}; }
 };
 
 // The embedded store: in memory, snapshotted to `<state_dir>/admission.snapshot`. Loading an

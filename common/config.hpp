@@ -307,6 +307,22 @@ struct tls_config {
     std::uint16_t redirect_port = 0;            // redirect listeners point here (0 = first TLS listener)
 };
 
+// [state]: where room state lives. "embedded" (one node, memory + snapshots in state_dir) or
+// "redis" (several nodes share each room through one Redis; docs/shared-state.md).
+enum class state_backend { embedded, redis };
+enum class state_fail_mode { closed };  // Redis away: new visitors wait, places and passes are kept
+struct state_config {
+    state_backend backend = state_backend::embedded;
+    std::string address = "127.0.0.1:6379";  // host:port, [v6]:port or unix:/path
+    std::string password_file;               // "" = no AUTH; else a file holding the password
+    std::string key_prefix = "anteroom";     // keys are <key_prefix>:{<room>}:...
+    std::string node_name;                   // "" = hostname:pid (names the lease holder)
+    duration_ms connect_timeout{1'000};
+    duration_ms command_timeout{500};
+    duration_ms lease_ttl{3'000};
+    state_fail_mode fail_mode = state_fail_mode::closed;
+};
+
 struct config {
     std::string source_path;  // the file it was loaded from
     std::string state_dir = "var/anteroom";
@@ -320,6 +336,7 @@ struct config {
     booking_config booking;
     bot_detect_config bot_detect;
     tls_config tls;
+    state_config state;
 
     const upstream_config* find_upstream(const std::string& name) const;
 };

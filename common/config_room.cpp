@@ -309,6 +309,9 @@ room_source read_room(table_reader& r, room_config& room, std::string key) {
     read_room_paths(r, "paths", true, room.paths, &src.paths);
     const auto* exclude = read_room_paths(r, "exclude", false, room.exclude, nullptr);
     r.read("case_insensitive", room.case_insensitive);
+    if (const auto* n = r.optional("mode")) {
+        src.mode_line = n->source().begin.line;
+    }
     r.read_enum("mode", room.mode, enum_names<room_mode>(mode_names));
     r.read_integer("new_users_per_minute", room.new_users_per_minute, 1, 1'000'000);
     r.read_integer("max_active_users", room.max_active_users, 1, 10'000'000);
@@ -325,6 +328,9 @@ room_source read_room(table_reader& r, room_config& room, std::string key) {
                 room.queued_status_code = static_cast<unsigned>(*v);
             }
         }
+    }
+    if (const auto* n = r.optional("event")) {
+        src.event_line = n->source().begin.line;
     }
     read_event(r, room.event);
     read_capacity_url(r, room.capacity_url);

@@ -29,6 +29,8 @@ struct room_source {
     std::string key;             // "room[1]"
     std::uint32_t id_line = 0;   // 0: the id is missing or invalid
     std::vector<origin> paths;   // parallel to room_config::paths
+    std::uint32_t mode_line = 0;   // 0: not set
+    std::uint32_t event_line = 0;  // 0: no [room.event]
 };
 
 room_source read_room(table_reader& r, room_config& room, std::string key);
@@ -44,6 +46,12 @@ std::optional<std::string> read_room_path(error_sink& sink, const toml::node& n,
 // certificate (config_tls.cpp). The TLS keys of one [[upstream]] table.
 void read_tls(table_reader& r, tls_config& t, const std::string& file);
 void read_upstream_tls(table_reader& r, upstream_config& u);
+
+// [state] (config_state.cpp); returns the section's line (0 when absent).
+std::uint32_t read_state(table_reader& r, state_config& s);
+// What the chosen backend cannot do with these rooms (the shared store has no random mode and
+// no pre-queue events yet).
+void check_state(error_sink& sink, const config& cfg, std::uint32_t state_line, const std::vector<room_source>& src);
 
 // Unique ids; no path claimed by two rooms.
 void check_rooms(error_sink& sink, const std::vector<room_config>& rooms, const std::vector<room_source>& src);

@@ -512,6 +512,8 @@ config_result parse_checked(std::string_view text, const std::string& name) {
         tls_line = r.line();
         read_tls(r, cfg->tls, name);
     });
+    std::uint32_t state_line = 0;
+    with_section(root, "state", [&](table_reader& r) { state_line = read_state(r, cfg->state); });
     std::vector<room_source> room_src;
     for_each_table(root, "room", [&](table_reader& r, const std::string& key) {
         cfg->rooms.emplace_back();
@@ -536,6 +538,7 @@ config_result parse_checked(std::string_view text, const std::string& name) {
     check_admin_listen(sink, *cfg, admin_listen_line, server_listen_line);
     check_tls_listeners(sink, *cfg, server_listen_line, tls_line);
     check_rooms(sink, cfg->rooms, room_src);
+    check_state(sink, *cfg, state_line, room_src);
 
     if (!sink.empty()) {
         return {nullptr, sink.take()};

@@ -21,6 +21,7 @@
 #include "common/log.hpp"
 #include "common/timefmt.hpp"
 #include "proxy/headers.hpp"
+#include "redis/shared_store.hpp"
 
 namespace anteroom::proxy {
 
@@ -743,6 +744,27 @@ bool admission_service::open(const std::shared_ptr<const config>& cfg, std::stri
         return false;
     }
     d.state_dir = cfg->state_dir;
+    if (cfg->state.backend == state_backend::redis) {
+        redis::shared_store_options o;
+        o.connection.address = cfg->state.address;
+        o.connection.connect_timeout = cfg->state.connect_timeout;
+        o.connection.command_timeout = cfg->state.command_timeout;
+        if (!cfg->state.password_file.empty()) {
+            auto password = read_token_file(cfg->state.password_file, "Redis password", err);
+            if (!password) {
+                return false;
+            }
+            o.connection.password = std::move(*password);
+        }
+        o.prefix = cfg->state.key_prefix;
+        o.node_id = cfg->state.node_name;
+        o.lease_ttl = cfg->state.lease_ttl;
+        o.stale_after = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1000), 2 * cfg->state.command_timeout);
+        d.store = redis::make_shared_store(std::move(o));
+        ANTEROOM_LOG(log_level::info, "admission",
+                     "room state is shared through Redis at " + cfg->state.address + " (fail mode closed)");
+        return true;
+    }
     std::string store_err;
     d.store = make_embedded_store(cfg->state_dir, store_err);
     if (!d.store) {
@@ -886,6 +908,20 @@ std::string admission_service::render_metrics() const {
            [&](const room_figures& f) { return std::string(f.sold_out ? "1" : "0"); });
     family("anteroom_room_available", "gauge", "Appointments left per the capacity endpoint (-1 = unknown)",
            [&](const room_figures& f) { return num(f.available.value_or(-1)); });
+    if (const auto h = d.store->health(); h.shared) {
+        out += "# HELP anteroom_state_redis_connected 1 when the last sync with Redis was good and recent\n"
+               "# TYPE anteroom_state_redis_connected gauge\n"
+               "anteroom_state_redis_connected " + std::string(h.connected ? "1" : "0") + "\n"
+               "# HELP anteroom_state_rooms_led Rooms whose queue this node advances (holds the lease of)\n"
+               "# TYPE anteroom_state_rooms_led gauge\n"
+               "anteroom_state_rooms_led " + num(h.rooms_led) + "\n"
+               "# HELP anteroom_state_sync_failures_total Syncs with Redis that failed\n"
+               "# TYPE anteroom_state_sync_failures_total counter\n"
+               "anteroom_state_sync_failures_total " + num(h.sync_failures) + "\n"
+               "# HELP anteroom_state_tickets_refused_total New visitors asked to come back (Redis away, no numbers yet)\n"
+               "# TYPE anteroom_state_tickets_refused_total counter\n"
+               "anteroom_state_tickets_refused_total " + num(h.tickets_refused) + "\n";
+    }
     out.append("# HELP anteroom_room_passes_ended_total Passes ended, by reason\n"
                "# TYPE anteroom_room_passes_ended_total counter\n");
     for (const auto& f : figs) {
@@ -953,6 +989,10 @@ bool admission_service::update_room(std::string_view id, const nlohmann::json& p
             const auto m = value.is_string() ? parse_room_mode(value.get<std::string>()) : std::nullopt;
             if (!m) {
                 err = "mode must be one of fifo, random, passthrough, reject, paused";
+                return false;
+            }
+            if (*m == room_mode::random && impl_->store->health().shared) {
+                err = "mode random is not available with [state] backend = \"redis\"";
                 return false;
             }
             p.mode = *m;

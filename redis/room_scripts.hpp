@@ -1,14 +1,16 @@
 #pragma once
 // The Lua scripts of the shared room state (docs/shared-state.md), each one atomic in Redis:
-//   issue   — the next sequence number, marked seen in the current liveness window;
+//   reserve — a block of sequence numbers for one node to hand out (remembered with its time);
+//   seen    — places seen (polled) in the current liveness window;
 //   advance — the lease holder's tick: refill the room's token bucket, drop expired passes and
 //             unclaimed admissions, then walk the line from the serving position: a place seen in
 //             one of the given windows is admitted (a token and a free active slot each), one
-//             not seen is skipped without using the rate;
+//             not seen is skipped without using the rate (unless its number is younger than the
+//             grace: then the walk waits);
 //   claim   — an admitted place becomes a pass (idempotent: the same pass id again is fine);
 //   touch   — a pass is still in use (expiry moved, only if it exists).
 // Key names carry the room in a hash tag, so one room's keys share a Redis Cluster slot.
-// Not used by a queue store yet (issue 9 is in progress); tests/redis/ runs them.
+// The shared queue store (redis/shared_store) calls them; tests/redis/ runs them alone too.
 
 #include <cstdint>
 #include <optional>
@@ -25,7 +27,11 @@ struct room_keys {
     std::string seq;      // integer: highest sequence number issued
     std::string pending;  // zset: admitted sequence number -> claim deadline (ms)
     std::string passes;   // zset: pass id -> expiry (ms)
-    std::string stats;    // hash: admitted, skipped, unclaimed, claimed, expired
+    std::string stats;    // hash: admitted, skipped, unclaimed, claimed, expired, bypass, ended
+    std::string blocks;   // zset: first number of a reserved block -> reserve time (ms)
+    std::string identity; // hash: epoch, secret (hex) — the room's incarnation, made once
+    std::string settings; // hash: mode, new_users_per_minute, max_active_users, version
+    std::string lease;    // string: the node advancing the room (redis::lease)
     // The liveness bitmap of the window that holds `now` (windows of `window_ms`).
     std::string seen(std::int64_t now_ms, std::int64_t window_ms) const;
     // The windows a place must have been seen in to count as live: the one of `now` back to
@@ -36,7 +42,8 @@ private:
     std::string base_;
 };
 
-const script& issue_script();
+const script& reserve_script();
+const script& seen_script();
 const script& advance_script();
 const script& claim_script();
 const script& touch_script();
@@ -47,6 +54,7 @@ struct advance_args {
     std::uint32_t max_active_users = 1000;
     std::int64_t claim_window_ms = 60'000;
     std::uint32_t max_steps = 10'000;  // places looked at per tick (bounds the script's run time)
+    std::int64_t grace_ms = 3'000;     // unseen places younger than this are waited for, not skipped
 };
 // KEYS and ARGV for advance_script() in the order it reads them.
 void advance_call(const room_keys& k, const std::vector<std::string>& windows, const advance_args& a,

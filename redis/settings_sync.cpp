@@ -6,9 +6,13 @@ namespace anteroom::redis {
 
 namespace {
 
-// KEYS[1] the room's settings hash; ARGV mode, rate, cap. Returns the new version.
+// KEYS[1] the room's settings hash; ARGV mode, rate, cap, and "1" to write only when the room
+// has no settings yet. Returns the version now in Redis (the new one when written).
 const script& publish_script() {
     static const script s(R"lua(
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+  return tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+end
 redis.call('HSET', KEYS[1], 'mode', ARGV[1], 'new_users_per_minute', ARGV[2], 'max_active_users', ARGV[3])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 )lua");
@@ -16,7 +20,7 @@ return redis.call('HINCRBY', KEYS[1], 'version', 1)
 }
 
 std::string settings_key(const std::string& prefix, const std::string& room) {
-    return prefix + ":{" + room + "}:settings";
+    return room_keys(prefix, room).settings;
 }
 
 template <class T>
@@ -46,9 +50,10 @@ settings_sync::~settings_sync() {
 }
 
 void settings_sync::publish(const std::string& room, const shared_settings& s,
-                            std::function<void(std::optional<std::int64_t>)> cb) {
+                            std::function<void(std::optional<std::int64_t>)> cb, bool only_if_absent) {
     client_->eval(publish_script(), {settings_key(prefix_, room)},
-                  {s.mode, std::to_string(s.new_users_per_minute), std::to_string(s.max_active_users)},
+                  {s.mode, std::to_string(s.new_users_per_minute), std::to_string(s.max_active_users),
+                   only_if_absent ? "1" : "0"},
                   [cb = std::move(cb)](result r) {
                       cb(r.ok() && r.reply.type == value::kind::integer ? std::optional<std::int64_t>(r.reply.integer)
                                                                         : std::nullopt);

@@ -35,8 +35,10 @@ public:
     ~settings_sync();
 
     // Writes the settings of `room` (a new version); cb(version) or nullopt when Redis refused
-    // or was away.
-    void publish(const std::string& room, const shared_settings& s, std::function<void(std::optional<std::int64_t>)> cb);
+    // or was away. With only_if_absent, a room that has settings keeps them (cb gets their
+    // version): a node starting does not undo a change made through another node.
+    void publish(const std::string& room, const shared_settings& s, std::function<void(std::optional<std::int64_t>)> cb,
+                 bool only_if_absent = false);
     // Reads every `interval`; on_change for each room whose version differs from the last read
     // (also the first time a written version is seen).
     void start(on_change_fn on_change);

@@ -68,9 +68,14 @@ protected:
         EXPECT_TRUE(r && r->ok()) << (r ? r->reply.str : "no answer");
         return r ? r->reply : redis::value{};
     }
+    // One number reserved and seen at once, as a node hands out a ticket.
     std::int64_t issue(std::int64_t now) {
-        return eval(redis::issue_script(), {k_.seq, k_.seen(now, window_ms)}, {std::to_string(abandon_ms + window_ms)})
-            .integer;
+        const std::int64_t seq = reserve(1, now);
+        eval(redis::seen_script(), {k_.seen(now, window_ms)}, {std::to_string(abandon_ms + window_ms), std::to_string(seq)});
+        return seq;
+    }
+    std::int64_t reserve(int n, std::int64_t now) {
+        return eval(redis::reserve_script(), {k_.seq, k_.blocks}, {std::to_string(n), std::to_string(now), "3000"}).integer;
     }
     void see(std::int64_t seq, std::int64_t now) {
         std::optional<redis::result> r;
@@ -170,6 +175,26 @@ TEST_F(room_scripts_it, places_not_seen_within_abandon_after_are_skipped_without
     EXPECT_EQ(r.next, 7);
 }
 
+TEST_F(room_scripts_it, unseen_places_younger_than_the_grace_are_waited_for_not_skipped) {
+    // A node reserves four numbers and hands out only the first so far; the others may still be
+    // handed out, and their first "seen" reaches Redis a moment after.
+    EXPECT_EQ(reserve(4, t0), 4);
+    eval(redis::seen_script(), {k_.seen(t0, window_ms)}, {std::to_string(abandon_ms + window_ms), "1"});
+    advance(t0, 6000, 100);
+    auto r = advance(t0 + 1000, 6000, 100);  // the grace is 3 s
+    EXPECT_EQ(r.admitted, 1);
+    EXPECT_EQ(r.skipped, 0);
+    EXPECT_EQ(r.next, 2);  // waits at 2
+    see(3, t0 + 2000);     // handed out after all
+    r = advance(t0 + 2500, 6000, 100);
+    EXPECT_EQ(r.skipped, 0);
+    EXPECT_EQ(r.next, 2);
+    r = advance(t0 + 3500, 6000, 100);  // the block is older than the grace now
+    EXPECT_EQ(r.skipped, 2);            // 2 and 4 were never handed out
+    EXPECT_EQ(r.admitted, 1);           // 3
+    EXPECT_EQ(r.next, 5);
+}
+
 TEST_F(room_scripts_it, claims_are_idempotent_and_end_with_the_claim_window) {
     for (int i = 0; i < 3; ++i) {
         issue(t0);
@@ -226,6 +251,11 @@ TEST_F(room_scripts_it, a_settings_change_on_one_node_reaches_the_others_within_
         ASSERT_EQ(heard[static_cast<std::size_t>(i)].size(), 1u);
         EXPECT_EQ(heard[static_cast<std::size_t>(i)][0], (redis::shared_settings{"fifo", 900, 2000, 1}));
     }
+    // A node starting publishes its config only where the room has no settings yet.
+    std::optional<std::int64_t> kept;
+    nodes[1]->publish("portal", {"fifo", 60, 1000, 0}, [&](std::optional<std::int64_t> v) { kept = v; }, true);
+    ASSERT_TRUE(run_until([&] { return kept.has_value(); }));
+    EXPECT_EQ(kept, 1);
     // A second change is a new version; polls of an unchanged room report nothing new.
     nodes[2]->publish("portal", {"paused", 900, 2000, 0}, [](std::optional<std::int64_t>) {});
     ASSERT_TRUE(run_until([&] { return heard[1].size() == 2; }));

@@ -1,0 +1,1175 @@
+// The shared queue store: a local mirror per room answers the request path; the store's thread
+// syncs the mirrors with Redis every sync_interval (docs/shared-state.md). Locking: the room
+// map under a shared_mutex (configure() writes it), each room's mirror under its own mutex,
+// held only for O(1) work on the request path and for copying in and out on the sync thread —
+// never across a Redis call. Everything Redis-related (client, leases, settings_sync) lives on
+// the store's io_context thread.
+
+#include "redis/shared_store.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/crypto.hpp"
+#include "common/log.hpp"
+#include "redis/lease.hpp"
+#include "redis/room_scripts.hpp"
+#include "redis/settings_sync.hpp"
+
+namespace anteroom::redis {
+
+namespace {
+
+using admission::pass;
+using admission::pass_status;
+using admission::room_figures;
+using admission::room_settings;
+using admission::room_state;
+using admission::settings_patch;
+using admission::ticket;
+using admission::unix_ms;
+using admission::wait_info;
+
+constexpr unix_ms seen_window_ms = 30'000;
+constexpr std::size_t max_seen_buffer = std::size_t{1} << 20;  // places seen, waiting for a flush
+constexpr std::size_t max_pass_cache = std::size_t{1} << 20;
+constexpr std::size_t max_gone = std::size_t{1} << 16;
+constexpr std::size_t seen_batch = 1000;  // numbers per seen script call
+constexpr std::uint64_t min_block = 16;
+constexpr std::uint64_t max_block = 4096;
+constexpr std::int64_t max_eta_s = 24 * 3600;
+// An admitted place waits this long for its visitor's poll: twice the longest refresh interval a
+// visitor is told (60 s), as the embedded store's window for a place polled at that interval.
+constexpr std::int64_t claim_window_ms = 120'000;
+
+// The room's incarnation: made by the first node, kept by all. KEYS: 1 identity, 2 seq, 3 state.
+// ARGV: 1 epoch, 2 secret (hex), 3 lowest seq, 4 lowest next — the proposing node's figures, so
+// a Redis that lost the room (restarted empty) is re-seeded from a node that knew it and no
+// number is handed out twice. Returns {epoch, secret, created (0|1)}.
+const script& identity_script() {
+    static const script s(R"lua(
+local e = redis.call('HGET', KEYS[1], 'epoch')
+if e then
+  return {tonumber(e), redis.call('HGET', KEYS[1], 'secret'), 0}
+end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'secret', ARGV[2])
+if tonumber(ARGV[3]) > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+if tonumber(ARGV[4]) > tonumber(redis.call('HGET', KEYS[3], 'next') or '1') then
+  redis.call('HSET', KEYS[3], 'next', ARGV[4])
+end
+return {tonumber(ARGV[1]), ARGV[2], 1}
+)lua");
+    return s;
+}
+
+// What a node mirrors. KEYS: 1 state, 2 seq, 3 passes, 4 pending, 5 stats. ARGV: 1 the lowest
+// claim deadline of pending places not yet mirrored (new admissions have later deadlines).
+// Returns {next, issued, active, {stats}, {seq, deadline, ...}}.
+const script& view_script() {
+    static const script s(R"lua(
+local nxt = tonumber(redis.call('HGET', KEYS[1], 'next') or '1')
+local issued = tonumber(redis.call('GET', KEYS[2]) or '0')
+local active = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4])
+local stats = redis.call('HMGET', KEYS[5], 'admitted', 'skipped', 'unclaimed', 'expired', 'bypass', 'ended')
+for i = 1, #stats do stats[i] = tonumber(stats[i] or '0') end
+local pend = redis.call('ZRANGEBYSCORE', KEYS[4], ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, 100000)
+return {nxt, issued, active, stats, pend}
+)lua");
+    return s;
+}
+
+// KEYS: 1 passes, 2 stats. ARGV: 1 pass id. The upstream ended the session.
+const script& end_script() {
+    static const script s(R"lua(
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[2], 'ended', 1)
+end
+return 1
+)lua");
+    return s;
+}
+
+// KEYS: 1 passes, 2 stats. ARGV: 1 pass id, 2 expiry ms. A bypass pass (invitation, agent).
+const script& bypass_script() {
+    static const script s(R"lua(
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HINCRBY', KEYS[2], 'bypass', 1)
+return 1
+)lua");
+    return s;
+}
+
+// KEYS: the live windows. ARGV: sequence numbers no longer live (bot detection refused them).
+const script& unsee_script() {
+    static const script s(R"lua(
+for k = 1, #KEYS do
+  for i = 1, #ARGV do
+    redis.call('SETBIT', KEYS[k], ARGV[i], 0)
+  end
+end
+return 1
+)lua");
+    return s;
+}
+
+unix_ms system_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::uint64_t be64(const std::uint8_t* in) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) {
+        v = (v << 8) | in[i];
+    }
+    return v;
+}
+
+bool from_hex(std::string_view hex, std::vector<std::uint8_t>& out) {
+    if (hex.size() % 2 != 0) {
+        return false;
+    }
+    out.clear();
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+        std::uint8_t b = 0;
+        if (std::from_chars(hex.data() + i, hex.data() + i + 2, b, 16).ptr != hex.data() + i + 2) {
+            return false;
+        }
+        out.push_back(b);
+    }
+    return true;
+}
+
+// 5 s near the front up to 60 s far back, as the embedded store tells visitors.
+std::uint32_t refresh_for(std::int64_t eta_low_s) {
+    return static_cast<std::uint32_t>(std::clamp<std::int64_t>((eta_low_s / 10 + 4) / 5, 1, 12)) * 5;
+}
+
+std::string default_node_id() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) {
+        host[0] = '\0';
+    }
+    return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+room_settings settings_of(const room_config& c) {
+    return room_settings{c.mode, std::max<std::uint32_t>(1, c.new_users_per_minute),
+                         std::max<std::uint32_t>(1, c.max_active_users)};
+}
+
+bool same(const room_settings& a, const room_settings& b) {
+    return a.mode == b.mode && a.new_users_per_minute == b.new_users_per_minute &&
+           a.max_active_users == b.max_active_users;
+}
+
+struct local_pass {
+    pass p;
+    unix_ms touched_at = 0;
+    enum class state : std::uint8_t { active, unconfirmed, ended } st = state::active;
+};
+
+struct claim_op {
+    std::uint64_t seq = 0;
+    std::uint64_t pass_id = 0;
+    unix_ms expiry = 0;
+    bool probe = false;  // a place below `next` this node knew nothing of: claimed to find out
+};
+
+struct room_slot {
+    explicit room_slot(const room_config& c, std::string_view prefix) : cfg(c), keys(prefix, c.id) {}
+
+    std::mutex mu;
+    room_config cfg;
+    room_keys keys;
+
+    // Identity (from Redis, or proposed by this node when the room is new).
+    bool identity_known = false;
+    std::uint32_t epoch = 0;
+    std::string secret_hex;
+    std::unique_ptr<crypto::hmac_key> pass_key;
+    unix_ms reseeded_at = 0;  // Redis lost the room and this node re-seeded it
+
+    room_settings settings;
+    room_settings baseline;       // the config values the settings were last reset from
+    std::int64_t settings_version = 0;
+
+    // Mirror of the shared state.
+    std::uint64_t next = 1, issued = 0, active = 0;
+    std::uint64_t admitted = 0, skipped = 0, unclaimed = 0, expired = 0, bypassed = 0, ended = 0;
+    unix_ms synced_at = 0;  // last good view (0 = never)
+    std::unordered_map<std::uint64_t, unix_ms> pending;  // admitted, not yet claimed: seq -> deadline
+    unix_ms pending_cursor = 0;  // fetch pending places with a deadline from here on
+    std::unordered_map<std::uint64_t, local_pass> passes;
+    std::unordered_set<std::uint64_t> gone;     // places known to be skipped or used
+    std::unordered_set<std::uint64_t> probing;  // places with a probe claim on its way
+    std::deque<std::pair<unix_ms, std::uint64_t>> outflow;  // (time, admitted) per sync, last 2 minutes
+
+    // Numbers to hand out: [block_next, block_end), reserved at block_at; the spare block is the
+    // next one, reserved before this one runs out.
+    std::uint64_t block_next = 0, block_end = 0;
+    unix_ms block_at = 0;
+    std::uint64_t spare_next = 0, spare_end = 0;
+    unix_ms spare_at = 0;
+    std::uint64_t block_size = min_block;
+    bool reserving = false;
+
+    bool usable(unix_ms now, unix_ms max_age) const { return block_next < block_end && now - block_at < max_age; }
+    // The next number, or 0 when neither block has one young enough.
+    std::uint64_t take(unix_ms now, unix_ms max_age) {
+        if (!usable(now, max_age) && spare_next < spare_end && now - spare_at < max_age) {
+            block_next = spare_next;
+            block_end = spare_end;
+            block_at = spare_at;
+            spare_next = spare_end = 0;
+        }
+        return usable(now, max_age) ? block_next++ : 0;
+    }
+    bool wants_numbers(unix_ms now, unix_ms max_age) const {
+        return spare_next >= spare_end &&
+               (now - block_at >= max_age / 2 || block_end - std::min(block_end, block_next) < block_size / 2);
+    }
+
+    // Recorded by requests, flushed by the next sync.
+    std::unordered_set<std::uint64_t> seen_out;
+    std::vector<std::uint64_t> absent_out;
+    std::vector<claim_op> claims_out;
+    std::unordered_map<std::uint64_t, std::pair<unix_ms, bool>> touches_out;  // pass id -> (expiry, revive)
+    std::vector<std::uint64_t> ends_out;
+    std::vector<std::pair<std::uint64_t, unix_ms>> bypass_out;
+    std::uint64_t bypass_since_sync = 0;
+
+    std::optional<std::int64_t> available;
+    std::optional<unix_ms> next_capacity_at;
+
+    // Redis thread only.
+    std::shared_ptr<lease> advance_lease;
+    std::atomic<bool> leading{false};
+    bool sync_in_flight = false;
+
+    std::uint64_t pass_id_for(std::uint64_t seq) const {
+        std::array<std::uint8_t, 9> msg{};
+        msg[0] = 'p';
+        for (int i = 0; i < 8; ++i) {
+            msg[static_cast<std::size_t>(8 - i)] = static_cast<std::uint8_t>(seq >> (8 * i));
+        }
+        const std::uint64_t v = be64(pass_key->sign(msg).data());
+        return v == 0 ? 1 : v;
+    }
+    bool sold_out() const { return available && *available <= 0; }
+    double outflow_per_minute(unix_ms now) const {
+        if (outflow.size() < 2) {
+            return 0;
+        }
+        // Over the last minute (or what there is of it).
+        auto first = outflow.begin();
+        while (first + 1 != outflow.end() && now - first->first > 60'000) {
+            ++first;
+        }
+        const auto& last = outflow.back();
+        const unix_ms span = last.first - first->first;
+        return span < 10'000 ? 0 : static_cast<double>(last.second - first->second) * 60'000.0 / static_cast<double>(span);
+    }
+};
+
+class shared_store final : public admission::queue_store {
+public:
+    explicit shared_store(shared_store_options o) : opts_(std::move(o)), sync_timer_(io_), work_(io_.get_executor()) {
+        if (!opts_.clock) {
+            opts_.clock = system_now;
+        }
+        if (opts_.node_id.empty()) {
+            opts_.node_id = default_node_id();
+        }
+        client_ = client::create(io_, opts_.connection);
+        for (const script* s : {&identity_script(), &view_script(), &end_script(), &bypass_script(), &unsee_script(),
+                                &reserve_script(), &seen_script(), &advance_script(), &claim_script(),
+                                &touch_script()}) {
+            client_->register_script(*s);
+        }
+        thread_ = std::thread([this] { io_.run(); });
+        net::post(io_, [this] {
+            client_->start([this](bool up) {
+                ANTEROOM_LOG(up ? log_level::info : log_level::warn, "state",
+                             up ? "connected to Redis at " + opts_.connection.address
+                                : "lost Redis at " + opts_.connection.address + "; rooms run in fail mode closed");
+            });
+            sync();
+        });
+    }
+
+    ~shared_store() override {
+        net::post(io_, [this] {
+            stopping_ = true;
+            sync_timer_.cancel();
+            if (settings_) {
+                settings_->stop();
+            }
+            for (const auto& s : slots()) {
+                if (s->advance_lease) {
+                    s->advance_lease->stop();  // given back: another node leads at once
+                }
+            }
+            // Let the lease releases go out before the connection closes.
+            auto t = std::make_shared<net::steady_timer>(io_, std::chrono::milliseconds(50));
+            t->async_wait([this, t](const beast::error_code&) {
+                client_->stop();
+                work_.reset();
+                io_.stop();
+            });
+        });
+        thread_.join();
+    }
+
+    void configure(const std::vector<room_config>& rooms, unix_ms) override {
+        std::vector<std::pair<std::string, room_settings>> publish;  // rooms whose config values changed
+        std::vector<std::string> fresh_rooms;
+        std::vector<std::shared_ptr<room_slot>> dropped;
+        {
+            std::unique_lock lock(map_mu_);
+            std::map<std::string, std::shared_ptr<room_slot>, std::less<>> next;
+            for (const auto& cfg : rooms) {
+                const auto it = rooms_.find(cfg.id);
+                if (it != rooms_.end()) {
+                    std::lock_guard room_lock(it->second->mu);
+                    room_slot& r = *it->second;
+                    r.cfg = cfg;
+                    if (!same(settings_of(cfg), r.baseline)) {
+                        r.baseline = r.settings = settings_of(cfg);
+                        publish.emplace_back(cfg.id, r.settings);
+                    }
+                    next[cfg.id] = it->second;
+                    continue;
+                }
+                auto slot = std::make_shared<room_slot>(cfg, opts_.prefix);
+                slot->baseline = slot->settings = settings_of(cfg);
+                fresh_rooms.push_back(cfg.id);
+                next[cfg.id] = std::move(slot);
+            }
+            for (const auto& [id, slot] : rooms_) {
+                if (!next.contains(id)) {
+                    dropped.push_back(slot);
+                }
+            }
+            rooms_ = std::move(next);
+        }
+        // Dropped rooms give their lease back (on the store's thread, where the lease lives).
+        net::post(io_, [this, publish = std::move(publish), fresh_rooms = std::move(fresh_rooms),
+                        dropped = std::move(dropped)] {
+            for (const auto& d : dropped) {
+                if (d->advance_lease) {
+                    d->advance_lease->stop();
+                }
+            }
+            rewire(publish, fresh_rooms);
+        });
+    }
+
+    std::optional<ticket> issue_ticket(std::string_view room, std::uint64_t binding, unix_ms now) override {
+        const auto slot = find(room);
+        if (!slot) {
+            return std::nullopt;
+        }
+        std::unique_lock lock(slot->mu);
+        room_slot& r = *slot;
+        if (r.settings.mode == room_mode::passthrough || r.settings.mode == room_mode::reject || degraded(r, now)) {
+            count_refused(r.settings.mode != room_mode::passthrough && r.settings.mode != room_mode::reject);
+            return std::nullopt;
+        }
+        const unix_ms max_age = opts_.block_max_age.count();
+        const std::uint64_t seq = r.take(now, max_age);
+        const bool ask = r.wants_numbers(now, max_age);
+        if (seq == 0) {
+            // Ran out before the next block arrived (a sudden surge): this visitor is asked to
+            // come back; blocks double while they are used up this fast.
+            lock.unlock();
+            ask_for_numbers(slot);
+            count_refused(true);
+            return std::nullopt;
+        }
+        if (ask) {
+            lock.unlock();
+            ask_for_numbers(slot);
+            lock.lock();
+        }
+        if (r.seen_out.size() < max_seen_buffer) {
+            r.seen_out.insert(seq);
+        }
+        r.issued = std::max(r.issued, seq);
+        return ticket{r.cfg.id, seq, now, binding, 0, r.epoch};
+    }
+
+    wait_info poll(std::string_view room, const ticket& t, unix_ms now) override {
+        wait_info w;
+        w.updated_at = now;
+        const auto slot = find(room);
+        if (!slot) {
+            w.state = room_state::closed;
+            w.revoked = true;
+            return w;
+        }
+        std::lock_guard lock(slot->mu);
+        room_slot& r = *slot;
+        if (r.settings.mode == room_mode::reject) {
+            w.state = room_state::closed;
+            return w;
+        }
+        if (r.settings.mode == room_mode::passthrough) {
+            w.state = room_state::admitted;
+            return w;
+        }
+        if (!r.identity_known) {
+            // Not synced yet (a node just started, Redis away): keep the place, ask again soon.
+            w.refresh_after_seconds = 5;
+            if (r.seen_out.size() < max_seen_buffer) {
+                r.seen_out.insert(t.seq);
+            }
+            return w;
+        }
+        if (t.epoch != r.epoch) {
+            w.revoked = true;
+            return w;
+        }
+        const std::uint64_t pid = r.pass_id_for(t.seq);
+        if (const auto it = r.passes.find(pid); it != r.passes.end()) {
+            if (it->second.st == local_pass::state::ended) {
+                w.revoked = true;
+                return w;
+            }
+            touch_locked(r, it->second, now, false);
+            w.state = room_state::admitted;
+            w.admitted_pass = it->second.p;
+            return w;
+        }
+        if (t.seq >= r.next) {
+            return waiting_answer(r, t.seq, now);
+        }
+        if (r.gone.contains(t.seq)) {
+            w.revoked = true;
+            return w;
+        }
+        const auto pend = r.pending.find(t.seq);
+        if (pend != r.pending.end() && pend->second > now) {
+            // Admitted: the pass is this node's to give; the claim follows with the next sync
+            // (the same pass id on any node, so a claim on two nodes is one pass).
+            r.pending.erase(pend);
+            local_pass lp{pass{r.cfg.id, pid, now, now + r.cfg.session_max_duration.count(), t.binding, t.seq}, now,
+                          local_pass::state::active};
+            r.claims_out.push_back({t.seq, pid, std::min(now + r.cfg.session_idle_timeout.count(), lp.p.expires_at), false});
+            w.state = room_state::admitted;
+            w.admitted_pass = lp.p;
+            if (r.passes.size() < max_pass_cache) {
+                r.passes.emplace(pid, std::move(lp));
+            }
+            return w;
+        }
+        // Below the serving position and not known here: admitted and claimed on another node,
+        // admitted after this node's last view, or skipped. A claim finds out; meanwhile the
+        // visitor is told to ask again in a moment.
+        if (r.probing.insert(t.seq).second) {
+            r.claims_out.push_back(
+                {t.seq, pid, now + std::min(r.cfg.session_idle_timeout.count(), r.cfg.session_max_duration.count()), true});
+        }
+        w.state = room_state::queued;
+        w.position = 1;
+        w.refresh_after_seconds = 2;
+        return w;
+    }
+
+    void mark_absent(std::string_view room, const ticket& t, unix_ms) override {
+        if (const auto slot = find(room)) {
+            std::lock_guard lock(slot->mu);
+            slot->seen_out.erase(t.seq);
+            if (slot->absent_out.size() < max_seen_buffer) {
+                slot->absent_out.push_back(t.seq);
+            }
+        }
+    }
+
+    pass_status touch_pass(std::string_view room, const pass& p, unix_ms now) override {
+        const auto slot = find(room);
+        if (!slot) {
+            return pass_status::unknown_room;
+        }
+        std::lock_guard lock(slot->mu);
+        room_slot& r = *slot;
+        if (p.expires_at <= now) {
+            return pass_status::ended;
+        }
+        auto it = r.passes.find(p.pass_id);
+        if (it == r.passes.end()) {
+            // Claimed on another node (signed, so genuine): active until Redis says otherwise.
+            if (r.passes.size() >= max_pass_cache) {
+                return pass_status::active;
+            }
+            it = r.passes.emplace(p.pass_id, local_pass{p, now, local_pass::state::unconfirmed}).first;
+        }
+        local_pass& lp = it->second;
+        if (lp.st == local_pass::state::ended) {
+            return pass_status::ended;
+        }
+        if (now - lp.touched_at > r.cfg.session_idle_timeout.count()) {
+            lp.st = local_pass::state::ended;
+            return pass_status::ended;
+        }
+        // A young pass may not have reached Redis yet (its claim is on another node's next
+        // sync); after a re-seed, passes Redis lost are taken back in.
+        const bool revive = now - p.admitted_at < 2 * opts_.stale_after.count() ||
+                            (r.reseeded_at != 0 && now - r.reseeded_at < r.cfg.session_idle_timeout.count());
+        touch_locked(r, lp, now, revive);
+        return pass_status::active;
+    }
+
+    void end_pass(std::string_view room, std::uint64_t pass_id, unix_ms) override {
+        if (const auto slot = find(room)) {
+            std::lock_guard lock(slot->mu);
+            if (const auto it = slot->passes.find(pass_id); it != slot->passes.end()) {
+                it->second.st = local_pass::state::ended;
+            }
+            slot->touches_out.erase(pass_id);
+            slot->ends_out.push_back(pass_id);
+        }
+    }
+
+    admission::bypass_result admit_bypass(std::string_view room, std::uint64_t binding, unix_ms now) override {
+        const auto slot = find(room);
+        if (!slot) {
+            return {};
+        }
+        std::lock_guard lock(slot->mu);
+        room_slot& r = *slot;
+        if (degraded(r, now) || r.active + r.bypass_since_sync >= r.settings.max_active_users) {
+            return {};
+        }
+        std::array<std::uint8_t, 8> rnd{};
+        if (!crypto::random_bytes(rnd)) {
+            return {};
+        }
+        const std::uint64_t id = std::max<std::uint64_t>(1, be64(rnd.data()));
+        pass p{r.cfg.id, id, now, now + r.cfg.session_max_duration.count(), binding, 0};
+        r.bypass_out.emplace_back(id, std::min(now + r.cfg.session_idle_timeout.count(), p.expires_at));
+        ++r.bypass_since_sync;
+        if (r.passes.size() < max_pass_cache) {
+            r.passes.emplace(id, local_pass{p, now, local_pass::state::active});
+        }
+        return {p};
+    }
+
+    void tick(unix_ms) override {}  // the store's own thread syncs every sync_interval
+
+    void set_capacity(std::string_view room, std::optional<std::int64_t> available, std::optional<unix_ms> next_at,
+                      unix_ms) override {
+        if (const auto slot = find(room)) {
+            std::lock_guard lock(slot->mu);
+            slot->available = available;
+            slot->next_capacity_at = next_at;
+        }
+    }
+
+    std::optional<room_settings> settings(std::string_view room) const override {
+        const auto slot = find(room);
+        if (!slot) {
+            return std::nullopt;
+        }
+        std::lock_guard lock(slot->mu);
+        return slot->settings;
+    }
+
+    bool update_settings(std::string_view room, const settings_patch& patch, unix_ms) override {
+        const auto slot = find(room);
+        if (!slot || patch.mode == room_mode::random) {
+            return false;
+        }
+        room_settings s;
+        {
+            std::lock_guard lock(slot->mu);
+            room_slot& r = *slot;
+            r.settings.mode = patch.mode.value_or(r.settings.mode);
+            r.settings.new_users_per_minute = patch.new_users_per_minute.value_or(r.settings.new_users_per_minute);
+            r.settings.max_active_users = patch.max_active_users.value_or(r.settings.max_active_users);
+            s = r.settings;
+        }
+        net::post(io_, [this, id = std::string(room), s] { publish(id, s, false); });
+        return true;
+    }
+
+    std::vector<room_figures> figures(unix_ms now) const override {
+        std::vector<room_figures> out;
+        for (const auto& slot : slots()) {
+            std::lock_guard lock(slot->mu);
+            const room_slot& r = *slot;
+            room_figures f;
+            f.id = r.cfg.id;
+            f.epoch = r.epoch;
+            f.settings = r.settings;
+            f.state = arrival_state(r, now);
+            f.issued = r.issued;
+            f.waiting = r.issued >= r.next ? r.issued - r.next + 1 : 0;
+            f.active = r.active + r.bypass_since_sync;
+            f.admitted_total = r.admitted + r.bypassed;
+            f.bypass_total = r.bypassed;
+            f.skipped_total = r.skipped + r.unclaimed;
+            f.unclaimed_total = r.unclaimed;
+            f.ended_idle = r.expired;
+            f.ended_session_end = r.ended;
+            f.outflow_per_minute = r.outflow_per_minute(now);
+            f.available = r.available;
+            f.sold_out = r.sold_out();
+            out.push_back(std::move(f));
+        }
+        return out;
+    }
+
+    std::optional<admission::fairness_info> fairness(std::string_view room, unix_ms) const override {
+        if (!find(room)) {
+            return std::nullopt;
+        }
+        return admission::fairness_info{};  // no pre-queue events with the shared store (config refuses them)
+    }
+
+    bool snapshot(std::string&) override { return true; }  // the state lives in Redis
+
+    admission::store_health health() const override {
+        admission::store_health h;
+        h.shared = true;
+        const unix_ms now = opts_.clock();
+        for (const auto& slot : slots()) {
+            h.rooms_led += slot->leading.load() ? 1 : 0;
+            std::lock_guard lock(slot->mu);
+            h.connected = h.connected && !degraded(*slot, now);
+        }
+        h.sync_failures = sync_failures_.load();
+        h.tickets_refused = tickets_refused_.load();
+        return h;
+    }
+
+private:
+    std::shared_ptr<room_slot> find(std::string_view id) const {
+        std::shared_lock lock(map_mu_);
+        const auto it = rooms_.find(id);
+        return it == rooms_.end() ? nullptr : it->second;
+    }
+
+    std::vector<std::shared_ptr<room_slot>> slots() const {
+        std::shared_lock lock(map_mu_);
+        std::vector<std::shared_ptr<room_slot>> out;
+        for (const auto& [id, s] : rooms_) {
+            out.push_back(s);
+        }
+        return out;
+    }
+
+    bool degraded(const room_slot& r, unix_ms now) const {
+        return !r.identity_known || r.synced_at == 0 || now - r.synced_at > opts_.stale_after.count();
+    }
+
+    void count_refused(bool counted) {
+        if (counted) {
+            tickets_refused_.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    static room_state arrival_state(const room_slot& r, unix_ms) {
+        switch (r.settings.mode) {
+            case room_mode::reject:
+                return room_state::closed;
+            case room_mode::passthrough:
+                return room_state::admitted;
+            case room_mode::paused:
+                return room_state::paused;
+            default:
+                break;
+        }
+        return r.sold_out() ? room_state::sold_out : room_state::queued;
+    }
+
+    void touch_locked(room_slot& r, local_pass& lp, unix_ms now, bool revive) {
+        lp.touched_at = now;
+        auto& t = r.touches_out[lp.p.pass_id];
+        t.first = std::min(now + r.cfg.session_idle_timeout.count(), lp.p.expires_at);
+        t.second = t.second || revive;
+    }
+
+    wait_info waiting_answer(room_slot& r, std::uint64_t seq, unix_ms now) {
+        wait_info w;
+        w.updated_at = now;
+        if (r.seen_out.size() < max_seen_buffer) {
+            r.seen_out.insert(seq);
+        }
+        w.ahead = seq - r.next;
+        w.position = w.ahead + 1;
+        if (degraded(r, now)) {
+            // Fail mode closed: the place is kept; nothing advances, so no estimate.
+            w.state = room_state::queued;
+            w.eta_note = "paused";
+            w.refresh_after_seconds = 10;
+            return w;
+        }
+        if (r.settings.mode == room_mode::paused || r.sold_out()) {
+            w.state = r.sold_out() ? room_state::sold_out : room_state::paused;
+            w.eta_note = r.settings.mode == room_mode::paused ? "paused" : "";
+            if (r.sold_out()) {
+                w.next_capacity_at = r.next_capacity_at;
+            }
+            w.refresh_after_seconds = 30;
+            return w;
+        }
+        // Places per second: the configured rate, or what the room actually admits when that is
+        // less (the cap or the backend holds it back) and has been measured.
+        double rate = r.settings.new_users_per_minute / 60.0;
+        if (const double measured = r.outflow_per_minute(now) / 60.0; measured > 0 && measured < rate) {
+            rate = std::max(measured, 1.0 / 60.0);
+        }
+        std::int64_t low = static_cast<std::int64_t>(static_cast<double>(w.ahead) / rate * 0.9);
+        std::int64_t high = static_cast<std::int64_t>(std::ceil(static_cast<double>(w.ahead + 1) / rate * 1.2)) + 15;
+        high = std::min(high, max_eta_s);
+        low = std::min(low, high);
+        w.state = room_state::queued;
+        w.eta_low_seconds = low;
+        w.eta_high_seconds = high;
+        w.refresh_after_seconds = refresh_for(low);
+        return w;
+    }
+
+    // ---- the store's thread ----------------------------------------------------------------
+
+    void rewire(const std::vector<std::pair<std::string, room_settings>>& publish_now,
+                const std::vector<std::string>& fresh_rooms) {
+        std::vector<std::string> ids;
+        for (const auto& s : slots()) {
+            ids.push_back(s->cfg.id);
+            if (!s->advance_lease) {
+                s->advance_lease = lease::create(client_, io_, s->keys.lease, opts_.node_id,
+                                                 lease::options{opts_.lease_ttl, opts_.lease_ttl / 10});
+                std::weak_ptr<room_slot> weak = s;
+                const std::string id = s->cfg.id;
+                s->advance_lease->start([weak, id](bool held) {
+                    if (auto r = weak.lock()) {
+                        r->leading.store(held);
+                        ANTEROOM_LOG(log_level::info, "state",
+                                     "room " + id + (held ? ": this node advances the queue now"
+                                                          : ": this node no longer advances the queue"));
+                    }
+                });
+            }
+        }
+        if (settings_) {
+            settings_->stop();
+        }
+        settings_ = settings_sync::create(client_, io_, opts_.prefix, ids, opts_.settings_interval);
+        settings_->start([this](const std::string& room, const shared_settings& s) { heard(room, s); });
+        for (const auto& [id, s] : publish_now) {
+            publish(id, s, false);
+        }
+        for (const auto& id : fresh_rooms) {
+            if (const auto slot = find(id)) {
+                room_settings s;
+                {
+                    std::lock_guard lock(slot->mu);
+                    s = slot->settings;
+                }
+                publish(id, s, true);
+            }
+        }
+    }
+
+    void publish(const std::string& room, const room_settings& s, bool only_if_absent) {
+        if (!settings_) {
+            return;
+        }
+        settings_->publish(room, {std::string(to_string(s.mode)), s.new_users_per_minute, s.max_active_users, 0},
+                           [room](std::optional<std::int64_t> v) {
+                               if (!v) {
+                                   ANTEROOM_LOG(log_level::warn, "state",
+                                                "room " + room + ": the settings change did not reach Redis; "
+                                                "other nodes keep the old settings until it is made again");
+                               }
+                           },
+                           only_if_absent);
+    }
+
+    void heard(const std::string& room, const shared_settings& s) {
+        const auto slot = find(room);
+        const auto mode = parse_room_mode(s.mode);
+        if (!slot || !mode || *mode == room_mode::random || s.new_users_per_minute == 0 || s.max_active_users == 0) {
+            return;
+        }
+        std::lock_guard lock(slot->mu);
+        if (s.version != slot->settings_version) {
+            slot->settings_version = s.version;
+            slot->settings = room_settings{*mode, s.new_users_per_minute, s.max_active_users};
+        }
+    }
+
+    void ask_for_numbers(const std::shared_ptr<room_slot>& slot) {
+        net::post(io_, [this, slot] { reserve(slot); });
+    }
+
+    void reserve(const std::shared_ptr<room_slot>& slot) {
+        std::uint64_t n = 0;
+        std::vector<std::string> keys;
+        const unix_ms now = opts_.clock();
+        {
+            std::lock_guard lock(slot->mu);
+            room_slot& r = *slot;
+            if (r.reserving || !r.identity_known || !client_->connected() ||
+                !r.wants_numbers(now, opts_.block_max_age.count())) {
+                return;
+            }
+            // Half used within half its life: twice as big next time; barely used: smaller.
+            const std::uint64_t left = r.block_end - std::min(r.block_end, r.block_next);
+            if (left < r.block_size / 2 && now - r.block_at < opts_.block_max_age.count() / 2) {
+                r.block_size = std::min(max_block, r.block_size * 2);
+            } else if (left > r.block_size * 3 / 4) {
+                r.block_size = std::max(min_block, r.block_size / 2);
+            }
+            n = r.block_size;
+            r.reserving = true;
+            keys = {r.keys.seq, r.keys.blocks};
+        }
+        client_->eval(reserve_script(), keys,
+                      {std::to_string(n), std::to_string(now), std::to_string(opts_.grace.count())},
+                      [slot, n, now, max_age = opts_.block_max_age.count()](result res) {
+                          std::lock_guard lock(slot->mu);
+                          room_slot& r = *slot;
+                          r.reserving = false;
+                          if (res.ok() && res.reply.type == value::kind::integer && res.reply.integer >= 0) {
+                              const auto last = static_cast<std::uint64_t>(res.reply.integer);
+                              if (r.usable(now, max_age)) {
+                                  r.spare_next = last - n + 1;
+                                  r.spare_end = last + 1;
+                                  r.spare_at = now;
+                              } else {
+                                  r.block_next = last - n + 1;
+                                  r.block_end = last + 1;
+                                  r.block_at = now;
+                              }
+                          }
+                      });
+    }
+
+    void sync() {
+        if (stopping_) {
+            return;
+        }
+        for (const auto& slot : slots()) {
+            sync_room(slot);
+        }
+        sync_timer_.expires_after(opts_.sync_interval);
+        sync_timer_.async_wait([this](const beast::error_code& ec) {
+            if (!ec) {
+                sync();
+            }
+        });
+    }
+
+    void sync_room(const std::shared_ptr<room_slot>& slot) {
+        const unix_ms now = opts_.clock();
+        if (!client_->connected()) {
+            sync_failures_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        if (slot->sync_in_flight) {
+            return;  // Redis slower than the interval: do not pile up
+        }
+        // Take what the requests recorded; copy what the commands need.
+        room_keys keys("", "");
+        std::vector<std::uint64_t> seen, absent, ends;
+        std::vector<claim_op> claims;
+        std::unordered_map<std::uint64_t, std::pair<unix_ms, bool>> touches;
+        std::vector<std::pair<std::uint64_t, unix_ms>> bypass;
+        room_settings settings;
+        bool identity_known = false, sold_out = false, need_numbers = false;
+        std::uint32_t epoch = 0;
+        std::string secret_hex;
+        std::uint64_t issued = 0, next = 1;
+        unix_ms cursor = 0;
+        room_config cfg;
+        {
+            std::lock_guard lock(slot->mu);
+            room_slot& r = *slot;
+            keys = r.keys;
+            cfg = r.cfg;
+            identity_known = r.identity_known;
+            epoch = r.epoch;
+            secret_hex = r.secret_hex;
+            issued = r.issued;
+            next = r.next;
+            settings = r.settings;
+            sold_out = r.sold_out();
+            cursor = r.pending_cursor;
+            if (identity_known) {
+                seen.assign(r.seen_out.begin(), r.seen_out.end());
+                r.seen_out.clear();
+                absent.swap(r.absent_out);
+                claims.swap(r.claims_out);
+                touches.swap(r.touches_out);
+                ends.swap(r.ends_out);
+                bypass.swap(r.bypass_out);
+                need_numbers = r.wants_numbers(now, opts_.block_max_age.count());
+            }
+        }
+        if (!identity_known && epoch == 0) {
+            // Propose an identity (the room's first node wins; the others adopt it).
+            std::array<std::uint8_t, 4> e{};
+            std::array<std::uint8_t, 32> secret{};
+            if (!crypto::random_bytes(e) || !crypto::random_bytes(secret)) {
+                return;
+            }
+            std::memcpy(&epoch, e.data(), e.size());
+            epoch |= 1;
+            secret_hex = crypto::to_hex(secret);
+        }
+        slot->sync_in_flight = true;
+        client_->eval(identity_script(), {keys.identity, keys.seq, keys.state},
+                      {std::to_string(epoch), secret_hex, std::to_string(issued), std::to_string(next)},
+                      [this, slot, identity_known](result res) { adopt_identity(slot, res, identity_known); });
+        if (identity_known) {
+            flush(slot, keys, cfg, now, seen, absent, claims, touches, ends, bypass);
+            if (need_numbers) {
+                reserve(slot);
+            }
+            if (slot->leading.load() && settings.mode == room_mode::fifo && !sold_out) {
+                advance_args a;
+                a.now_ms = now;
+                a.new_users_per_minute = settings.new_users_per_minute;
+                a.max_active_users = settings.max_active_users;
+                a.claim_window_ms = claim_window_ms;
+                a.grace_ms = opts_.grace.count();
+                std::vector<std::string> k, args;
+                advance_call(keys, keys.live_windows(now, seen_window_ms, cfg.abandon_after.count()), a, k, args);
+                client_->eval(advance_script(), k, args, [](result) {});
+            }
+        }
+        client_->eval(view_script(), {keys.state, keys.seq, keys.passes, keys.pending, keys.stats},
+                      {std::to_string(cursor)}, [this, slot, now](result res) { take_view(slot, res, now); });
+    }
+
+    void adopt_identity(const std::shared_ptr<room_slot>& slot, const result& res, bool was_known) {
+        if (!res.ok() || res.reply.type != value::kind::array || res.reply.elements.size() != 3) {
+            return;
+        }
+        const auto& e = res.reply.elements;
+        std::vector<std::uint8_t> secret;
+        if (e[0].type != value::kind::integer || e[1].type != value::kind::string || !from_hex(e[1].str, secret) ||
+            secret.size() != 32) {
+            return;
+        }
+        std::lock_guard lock(slot->mu);
+        room_slot& r = *slot;
+        const auto epoch = static_cast<std::uint32_t>(e[0].integer);
+        if (was_known && e[2].integer == 1) {
+            r.reseeded_at = opts_.clock();
+            ANTEROOM_LOG(log_level::error, "state",
+                         "room " + r.cfg.id + ": Redis had lost the room's state (restarted without persistence?); "
+                         "re-seeded it from this node: waiting visitors keep their places, admitted visitors "
+                         "their passes (taken back in on their next request)");
+        }
+        if (r.identity_known && epoch == r.epoch) {
+            return;
+        }
+        if (r.identity_known) {
+            ANTEROOM_LOG(log_level::error, "state",
+                         "room " + r.cfg.id + ": the room's identity in Redis changed; tickets of the old one are void");
+            r.passes.clear();
+            r.pending.clear();
+            r.gone.clear();
+            r.pending_cursor = 0;
+            r.block_next = r.block_end = 0;
+        }
+        r.epoch = epoch;
+        r.secret_hex = e[1].str;
+        r.pass_key = std::make_unique<crypto::hmac_key>(secret);
+        r.identity_known = true;
+    }
+
+    void flush(const std::shared_ptr<room_slot>& slot, const room_keys& keys, const room_config& cfg, unix_ms now,
+               const std::vector<std::uint64_t>& seen, const std::vector<std::uint64_t>& absent,
+               const std::vector<claim_op>& claims,
+               const std::unordered_map<std::uint64_t, std::pair<unix_ms, bool>>& touches,
+               const std::vector<std::uint64_t>& ends, const std::vector<std::pair<std::uint64_t, unix_ms>>& bypass) {
+        const std::string window_ttl = std::to_string(cfg.abandon_after.count() + seen_window_ms);
+        for (std::size_t i = 0; i < seen.size(); i += seen_batch) {
+            std::vector<std::string> args{window_ttl};
+            for (std::size_t j = i; j < std::min(seen.size(), i + seen_batch); ++j) {
+                args.push_back(std::to_string(seen[j]));
+            }
+            client_->eval(seen_script(), {keys.seen(now, seen_window_ms)}, args,
+                          [slot, batch = std::vector<std::uint64_t>(seen.begin() + static_cast<std::ptrdiff_t>(i),
+                                                                    seen.begin() + static_cast<std::ptrdiff_t>(
+                                                                                       std::min(seen.size(), i + seen_batch)))](result res) {
+                              if (!res.ok()) {  // kept for the next sync
+                                  std::lock_guard lock(slot->mu);
+                                  for (auto s : batch) {
+                                      if (slot->seen_out.size() < max_seen_buffer) {
+                                          slot->seen_out.insert(s);
+                                      }
+                                  }
+                              }
+                          });
+        }
+        if (!absent.empty()) {
+            std::vector<std::string> args;
+            for (auto s : absent) {
+                args.push_back(std::to_string(s));
+            }
+            client_->eval(unsee_script(), keys.live_windows(now, seen_window_ms, cfg.abandon_after.count()), args,
+                          [](result) {});
+        }
+        for (const auto& c : claims) {
+            client_->eval(claim_script(), {keys.pending, keys.passes, keys.stats},
+                          {std::to_string(c.seq), std::to_string(c.pass_id), std::to_string(c.expiry)},
+                          [this, slot, c](result res) { claimed(slot, c, res); });
+        }
+        for (const auto& [id, t] : touches) {
+            client_->eval(touch_script(), {keys.passes}, {std::to_string(id), std::to_string(t.first), t.second ? "1" : "0"},
+                          [slot, id = id](result res) {
+                              if (res.ok() && res.reply.type == value::kind::integer && res.reply.integer == 0) {
+                                  std::lock_guard lock(slot->mu);
+                                  if (const auto it = slot->passes.find(id); it != slot->passes.end()) {
+                                      it->second.st = local_pass::state::ended;  // idle, or ended elsewhere
+                                  }
+                              } else if (res.ok()) {
+                                  std::lock_guard lock(slot->mu);
+                                  if (const auto it = slot->passes.find(id);
+                                      it != slot->passes.end() && it->second.st == local_pass::state::unconfirmed) {
+                                      it->second.st = local_pass::state::active;
+                                  }
+                              }
+                          });
+        }
+        for (const auto id : ends) {
+            client_->eval(end_script(), {keys.passes, keys.stats}, {std::to_string(id)}, [slot, id](result res) {
+                if (!res.ok()) {
+                    std::lock_guard lock(slot->mu);
+                    slot->ends_out.push_back(id);
+                }
+            });
+        }
+        for (const auto& [id, expiry] : bypass) {
+            client_->eval(bypass_script(), {keys.passes, keys.stats}, {std::to_string(id), std::to_string(expiry)},
+                          [slot, id = id, expiry = expiry](result res) {
+                              if (!res.ok()) {
+                                  std::lock_guard lock(slot->mu);
+                                  slot->bypass_out.emplace_back(id, expiry);
+                              }
+                          });
+        }
+    }
+
+    void claimed(const std::shared_ptr<room_slot>& slot, const claim_op& c, const result& res) {
+        std::lock_guard lock(slot->mu);
+        room_slot& r = *slot;
+        if (!res.ok() || res.reply.type != value::kind::integer) {
+            if (c.probe) {
+                r.probing.erase(c.seq);  // asked again on the next poll
+            } else {
+                r.claims_out.push_back(c);
+            }
+            return;
+        }
+        const bool exists = res.reply.integer == 1;
+        if (c.probe) {
+            r.probing.erase(c.seq);
+            if (exists) {
+                const unix_ms now = opts_.clock();
+                // Admitted_at is not shared: the pass starts its maximum duration here.
+                r.passes.emplace(c.pass_id, local_pass{pass{r.cfg.id, c.pass_id, now, now + r.cfg.session_max_duration.count(),
+                                                            0, c.seq},
+                                                       now, local_pass::state::active});
+            } else if (r.gone.size() < max_gone) {
+                r.gone.insert(c.seq);
+            }
+            return;
+        }
+        if (const auto it = r.passes.find(c.pass_id); it != r.passes.end() && !exists) {
+            it->second.st = local_pass::state::ended;  // the claim window had closed in Redis
+        }
+    }
+
+    void take_view(const std::shared_ptr<room_slot>& slot, const result& res, unix_ms now) {
+        slot->sync_in_flight = false;
+        if (!res.ok() || res.reply.type != value::kind::array || res.reply.elements.size() != 5) {
+            sync_failures_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        const auto& e = res.reply.elements;
+        std::lock_guard lock(slot->mu);
+        room_slot& r = *slot;
+        if (!r.identity_known) {
+            return;
+        }
+        r.next = static_cast<std::uint64_t>(std::max<std::int64_t>(1, e[0].integer));
+        r.issued = std::max(r.issued, static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[1].integer)));
+        r.active = static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[2].integer));
+        r.bypass_since_sync = r.bypass_out.size();
+        const auto& st = e[3].elements;
+        std::uint64_t* fields[] = {&r.admitted, &r.skipped, &r.unclaimed, &r.expired, &r.bypassed, &r.ended};
+        for (std::size_t i = 0; i < st.size() && i < std::size(fields); ++i) {
+            *fields[i] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, st[i].integer));
+        }
+        const auto& pend = e[4].elements;
+        for (std::size_t i = 0; i + 1 < pend.size(); i += 2) {
+            std::uint64_t seq = 0;
+            std::int64_t deadline = 0;
+            const auto& a = pend[i].str;
+            const auto& b = pend[i + 1].str;
+            if (std::from_chars(a.data(), a.data() + a.size(), seq).ec != std::errc{} ||
+                std::from_chars(b.data(), b.data() + b.size(), deadline).ec != std::errc{}) {
+                continue;
+            }
+            if (!r.passes.contains(r.pass_id_for(seq))) {
+                r.pending[seq] = deadline;
+            }
+            r.pending_cursor = std::max(r.pending_cursor, deadline);
+        }
+        std::erase_if(r.pending, [&](const auto& p) { return p.second <= now; });
+        std::erase_if(r.passes, [&](const auto& p) {
+            return p.second.p.expires_at <= now || now - p.second.touched_at > r.cfg.session_idle_timeout.count() + 60'000;
+        });
+        if (r.gone.size() >= max_gone) {
+            r.gone.clear();
+        }
+        r.outflow.emplace_back(now, r.admitted + r.bypassed);
+        while (r.outflow.size() > 2 && now - r.outflow.front().first > 120'000) {
+            r.outflow.pop_front();
+        }
+        r.synced_at = now;
+    }
+
+    shared_store_options opts_;
+    net::io_context io_;
+    net::steady_timer sync_timer_;
+    net::executor_work_guard<net::io_context::executor_type> work_;
+    std::shared_ptr<client> client_;
+    std::shared_ptr<settings_sync> settings_;
+    std::thread thread_;
+    bool stopping_ = false;
+
+    mutable std::shared_mutex map_mu_;
+    std::map<std::string, std::shared_ptr<room_slot>, std::less<>> rooms_;
+
+    std::atomic<std::uint64_t> sync_failures_{0};
+    std::atomic<std::uint64_t> tickets_refused_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<admission::queue_store> make_shared_store(shared_store_options o) {
+    return std::make_unique<shared_store>(std::move(o));
+}
+
+}  // namespace anteroom::redis
