@@ -190,8 +190,9 @@ struct claim_op {
 };
 
 struct room_slot {
-    explicit room_slot(const room_config& c, std::string_view prefix) : cfg(c), keys(prefix, c.id) {}
+    explicit room_slot(const room_config& c, std::string_view prefix) : id(c.id), cfg(c), keys(prefix, c.id) {}
 
+    const std::string id;
     std::mutex mu;
     room_config cfg;
     room_keys keys;
@@ -239,7 +240,8 @@ struct room_slot {
         return usable(now, max_age) ? block_next++ : 0;
     }
     bool wants_numbers(unix_ms now, unix_ms max_age) const {
-        return spare_next >= spare_end &&
+        const bool spare_ready = spare_next < spare_end && now - spare_at < max_age;
+        return !spare_ready &&
                (now - block_at >= max_age / 2 || block_end - std::min(block_end, block_next) < block_size / 2);
     }
 
@@ -256,6 +258,14 @@ struct room_slot {
     std::optional<unix_ms> next_capacity_at;
 
     // Redis thread only.
+    struct publish_job {
+        room_settings settings;
+        bool only_if_absent = false;
+        std::uint64_t gen = 0;
+    };
+    std::optional<publish_job> to_publish;
+    std::uint64_t publish_gen = 0;
+    bool publish_in_flight = false;
     std::shared_ptr<lease> advance_lease;
     std::atomic<bool> leading{false};
     bool sync_in_flight = false;
@@ -525,10 +535,8 @@ public:
             lp.st = local_pass::state::ended;
             return pass_status::ended;
         }
-        // A young pass may not have reached Redis yet (its claim is on another node's next
-        // sync); after a re-seed, passes Redis lost are taken back in.
-        const bool revive = now - p.admitted_at < 2 * opts_.stale_after.count() ||
-                            (r.reseeded_at != 0 && now - r.reseeded_at < r.cfg.session_idle_timeout.count());
+        // After a re-seed, passes Redis lost are taken back in (they are signed, so genuine).
+        const bool revive = r.reseeded_at != 0 && now - r.reseeded_at < r.cfg.session_idle_timeout.count();
         touch_locked(r, lp, now, revive);
         return pass_status::active;
     }
@@ -672,8 +680,12 @@ private:
         return out;
     }
 
+    // How long a pass may be missing from Redis because its claim is still on the way.
+    unix_ms young_pass_ms() const { return 2 * opts_.stale_after.count(); }
+
     bool degraded(const room_slot& r, unix_ms now) const {
-        return !r.identity_known || r.synced_at == 0 || now - r.synced_at > opts_.stale_after.count();
+        // A node that never got a block of numbers cannot take anybody in yet either.
+        return !r.identity_known || r.synced_at == 0 || r.block_at == 0 || now - r.synced_at > opts_.stale_after.count();
     }
 
     void count_refused(bool counted) {
@@ -750,12 +762,12 @@ private:
                 const std::vector<std::string>& fresh_rooms) {
         std::vector<std::string> ids;
         for (const auto& s : slots()) {
-            ids.push_back(s->cfg.id);
+            ids.push_back(s->id);
             if (!s->advance_lease) {
                 s->advance_lease = lease::create(client_, io_, s->keys.lease, opts_.node_id,
                                                  lease::options{opts_.lease_ttl, opts_.lease_ttl / 10});
                 std::weak_ptr<room_slot> weak = s;
-                const std::string id = s->cfg.id;
+                const std::string id = s->id;
                 s->advance_lease->start([weak, id](bool held) {
                     if (auto r = weak.lock()) {
                         r->leading.store(held);
@@ -786,19 +798,30 @@ private:
         }
     }
 
+    // Settings to write to Redis; sent by the next sync that finds Redis there, and again until
+    // Redis took them (a newer change replaces an older one not yet sent).
     void publish(const std::string& room, const room_settings& s, bool only_if_absent) {
-        if (!settings_) {
+        if (const auto slot = find(room)) {
+            slot->to_publish = room_slot::publish_job{s, only_if_absent && !slot->to_publish, ++slot->publish_gen};
+        }
+    }
+
+    void send_settings(const std::shared_ptr<room_slot>& slot) {
+        if (!settings_ || !slot->to_publish || slot->publish_in_flight) {
             return;
         }
-        settings_->publish(room, {std::string(to_string(s.mode)), s.new_users_per_minute, s.max_active_users, 0},
-                           [room](std::optional<std::int64_t> v) {
-                               if (!v) {
-                                   ANTEROOM_LOG(log_level::warn, "state",
-                                                "room " + room + ": the settings change did not reach Redis; "
-                                                "other nodes keep the old settings until it is made again");
+        const auto job = *slot->to_publish;
+        slot->publish_in_flight = true;
+        settings_->publish(slot->id,
+                           {std::string(to_string(job.settings.mode)), job.settings.new_users_per_minute,
+                            job.settings.max_active_users, 0},
+                           [slot, gen = job.gen](std::optional<std::int64_t> v) {
+                               slot->publish_in_flight = false;
+                               if (v && slot->to_publish && slot->to_publish->gen == gen) {
+                                   slot->to_publish.reset();
                                }
                            },
-                           only_if_absent);
+                           job.only_if_absent);
     }
 
     void heard(const std::string& room, const shared_settings& s) {
@@ -936,8 +959,14 @@ private:
         slot->sync_in_flight = true;
         client_->eval(identity_script(), {keys.identity, keys.seq, keys.state},
                       {std::to_string(epoch), secret_hex, std::to_string(issued), std::to_string(next)},
-                      [this, slot, identity_known](result res) { adopt_identity(slot, res, identity_known); });
+                      [this, slot, identity_known](result res) {
+                          adopt_identity(slot, res, identity_known);
+                          if (!identity_known) {
+                              reserve(slot);  // the first numbers at once, not a sync later
+                          }
+                      });
         if (identity_known) {
+            send_settings(slot);
             flush(slot, keys, cfg, now, seen, absent, claims, touches, ends, bypass);
             if (need_numbers) {
                 reserve(slot);
@@ -1036,11 +1065,22 @@ private:
         }
         for (const auto& [id, t] : touches) {
             client_->eval(touch_script(), {keys.passes}, {std::to_string(id), std::to_string(t.first), t.second ? "1" : "0"},
-                          [slot, id = id](result res) {
+                          [this, slot, id = id, t = t](result res) {
                               if (res.ok() && res.reply.type == value::kind::integer && res.reply.integer == 0) {
                                   std::lock_guard lock(slot->mu);
-                                  if (const auto it = slot->passes.find(id); it != slot->passes.end()) {
-                                      it->second.st = local_pass::state::ended;  // idle, or ended elsewhere
+                                  const auto it = slot->passes.find(id);
+                                  if (it == slot->passes.end()) {
+                                      return;
+                                  }
+                                  // A young pass claimed on another node may not be in Redis
+                                  // yet (that node's claim goes out with its next sync): asked
+                                  // again next time. Otherwise it is over (idle, or ended on
+                                  // another node).
+                                  if (it->second.st != local_pass::state::active &&
+                                      opts_.clock() - it->second.p.admitted_at < young_pass_ms()) {
+                                      slot->touches_out.try_emplace(id, t);
+                                  } else {
+                                      it->second.st = local_pass::state::ended;
                                   }
                               } else if (res.ok()) {
                                   std::lock_guard lock(slot->mu);

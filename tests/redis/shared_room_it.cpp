@@ -1,0 +1,366 @@
+// Several anteroom nodes, one queue (issue 9), over real sockets: three proxies in this process
+// — each with its own shared store, Redis connection and lease — in front of one fake upstream,
+// sharing one redis-server (unix socket, started here) and one key file. Visitors keep their
+// cookies and go to a different node on every request. The kill -9 of a lease holder needs
+// separate processes: tests/redis/shared_room_process_it.cpp.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "admission/token.hpp"
+#include "common/keyfile.hpp"
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/harness.hpp"
+#include "tests/support/redis_server.hpp"
+
+namespace anteroom::test {
+namespace {
+
+namespace fs = std::filesystem;
+using response = http::response<http::string_body>;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+const std::string admin_token = "shared-room-admin-token-0123456789";
+
+std::string room_toml(unsigned rate, unsigned cap, const std::string& mode = "fifo") {
+    return "[[room]]\nid = \"book\"\npaths = [\"/book\"]\nmode = \"" + mode + "\"\nnew_users_per_minute = " +
+           std::to_string(rate) + "\nmax_active_users = " + std::to_string(cap) + "\n";
+}
+
+struct visitor {
+    std::string ticket;
+    std::string pass;
+    std::uint64_t seq = 0;
+    int tickets_given = 0;  // how many times a node set a (new) ticket
+};
+
+class shared_room_it : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!fs::exists(redis_server)) {
+            GTEST_SKIP() << "redis-server is not installed (scripts/install-deps.sh --test installs it)";
+        }
+        dir_ = make_temp_dir("anteroom-shared-room");
+        std::string err;
+        ASSERT_TRUE(write_new_keyfile(file("keys.toml"), false, err)) << err;
+        keys_ = load_keyfile(file("keys.toml"), err);
+        ASSERT_TRUE(keys_) << err;
+        std::ofstream(file("admin.token")) << admin_token << "\n";
+        start_redis();
+    }
+    void TearDown() override {
+        nodes_.clear();
+        redis_.reset();
+        if (!dir_.empty()) {
+            std::error_code ec;
+            fs::remove_all(dir_, ec);
+        }
+    }
+
+    std::string file(const std::string& name) const { return (fs::path(dir_) / name).string(); }
+
+    void start_redis() {
+        redis_ = std::make_unique<redis_server_process>(dir_);
+        ASSERT_TRUE(redis_->ready()) << redis_->proc().out();
+    }
+
+    void start_nodes(std::size_t n, const std::string& rooms) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::string toml =
+                "state_dir = \"" + file("state" + std::to_string(i)) + "\"\n" +
+                upstream_block("[\"" + up_.address() + "\"]") + "\n[admission]\nkey_file = \"" + file("keys.toml") +
+                "\"\nbind_ip = false\n\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"" + file("admin.token") +
+                "\"\n\n[state]\nbackend = \"redis\"\naddress = \"unix:" + redis_server_process::socket_path(dir_) +
+                "\"\nkey_prefix = \"it\"\nnode_name = \"node" + std::to_string(i) + "\"\nlease_ttl = \"1s\"\n\n" +
+                rooms;
+            nodes_.push_back(std::make_unique<proxy_under_test>(toml));
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(eventually([&] { return metric(i, "anteroom_state_redis_connected") == 1; }, 10s))
+                << "node " << i << " did not sync with Redis";
+        }
+        ASSERT_TRUE(eventually([&] { return leaders() == 1; }, 5s));
+    }
+
+    double metric(std::size_t node, const std::string& series) {
+        return metric_value(scrape_metrics(nodes_[node]->admin_port()), series).value_or(-1);
+    }
+    int leaders() {
+        int n = 0;
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+            n += metric(i, "anteroom_state_rooms_led") == 1 ? 1 : 0;
+        }
+        return n;
+    }
+
+    std::optional<response> admin(std::size_t node, const std::string& method, const std::string& target,
+                                  const std::string& body) {
+        raw_client c(nodes_[node]->admin_port());
+        c.send(method + " " + target + " HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer " + admin_token +
+               "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\nConnection: close\r\n\r\n" + body);
+        return c.read_response();
+    }
+
+    // One request of `v` to `node`, with its cookies; takes the cookies it is given.
+    std::optional<response> visit(std::size_t node, visitor& v, const std::string& target = "/book/slot") {
+        std::string cookies;
+        if (!v.ticket.empty()) {
+            cookies += "anteroom_ticket_book=" + v.ticket;
+        }
+        if (!v.pass.empty()) {
+            cookies += (cookies.empty() ? "" : "; ") + std::string("anteroom_pass_book=") + v.pass;
+        }
+        auto r = get(nodes_[node]->port(), target,
+                     "Accept: application/json\r\n" + (cookies.empty() ? "" : "Cookie: " + cookies + "\r\n"));
+        if (!r) {
+            return r;
+        }
+        if (const auto t = set_cookie_value(*r, "anteroom_ticket_book"); t && !t->empty() && *t != v.ticket) {
+            v.ticket = *t;
+            ++v.tickets_given;
+            admission::verify_context ctx;
+            ctx.room = "book";
+            ctx.binding = admission::binding_policy{false, 24, 64, false};
+            ctx.now = now_ms();
+            const auto d = admission::decode_ticket(v.ticket, *keys_, ctx);
+            v.seq = std::holds_alternative<admission::ticket>(d) ? std::get<admission::ticket>(d).seq : 0;
+        }
+        if (const auto p = set_cookie_value(*r, "anteroom_pass_book"); p && !p->empty()) {
+            v.pass = *p;
+        }
+        return r;
+    }
+
+    static admission::unix_ms now_ms() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+    static std::string state_of(const response& r) {
+        const auto j = nlohmann::json::parse(r.body(), nullptr, false);
+        return j.is_object() && j.contains("state") && j["state"].is_string() ? j["state"].get<std::string>() : "";
+    }
+
+    fake_upstream up_;
+    std::string dir_;
+    std::shared_ptr<const key_ring> keys_;
+    std::unique_ptr<redis_server_process> redis_;
+    std::vector<std::unique_ptr<proxy_under_test>> nodes_;
+};
+
+TEST_F(shared_room_it, three_nodes_admit_at_the_configured_rate_in_arrival_order) {
+    constexpr unsigned rate = 2400;  // 40 a second
+    start_nodes(3, room_toml(rate, 100'000, "paused"));
+    // Arrivals while the room is paused, round robin over the nodes.
+    std::vector<visitor> vs(1000);
+    for (std::size_t i = 0; i + 3 < vs.size(); ++i) {
+        const auto r = visit(i % 3, vs[i]);
+        ASSERT_TRUE(r && r->result_int() == 200) << i;
+        ASSERT_NE(vs[i].seq, 0u) << i;
+        // On one node, numbers follow arrival order exactly.
+        if (i >= 3) {
+            EXPECT_GT(vs[i].seq, vs[i - 3].seq) << i;
+        }
+    }
+    // Across nodes order is exact for arrivals more than a number block's life (1 s) apart.
+    const auto last_of_first = clock_type::now();
+    eventually([&] { return clock_type::now() - last_of_first > 1200ms; }, 2s);
+    std::uint64_t max_first = 0;
+    for (std::size_t i = 0; i + 3 < vs.size(); ++i) {
+        max_first = std::max(max_first, vs[i].seq);
+    }
+    for (std::size_t i = vs.size() - 3; i < vs.size(); ++i) {
+        ASSERT_TRUE(visit(i % 3, vs[i]));
+        EXPECT_GT(vs[i].seq, max_first) << "a later arrival on node " << i % 3 << " got an earlier place";
+    }
+
+    // Resume through node 2; measure the room-wide admissions on node 1 over 20 s.
+    ASSERT_EQ(admin(2, "POST", "/admin/rooms/book", R"({"mode":"fifo"})")->result_int(), 200);
+    ASSERT_TRUE(eventually([&] { return metric(1, "anteroom_room_admitted_total{room=\"book\"}") > 0; }, 3s));
+    eventually([&] { return metric(1, "anteroom_room_admitted_total{room=\"book\"}") > rate / 60 * 2; }, 5s);
+    const double a1 = metric(1, "anteroom_room_admitted_total{room=\"book\"}");
+    const auto t1 = clock_type::now();
+    eventually([&] { return clock_type::now() - t1 >= 20s; }, 25s);
+    const double a2 = metric(1, "anteroom_room_admitted_total{room=\"book\"}");
+    const double seconds = std::chrono::duration<double>(clock_type::now() - t1).count();
+    const double per_minute = (a2 - a1) / seconds * 60.0;
+    std::printf("shared room: %.0f admissions in %.2f s = %.1f per minute (configured %u)\n", a2 - a1, seconds,
+                per_minute, rate);
+    EXPECT_NEAR(per_minute, rate, rate * 0.02) << (a2 - a1) << " admissions in " << seconds << " s";
+    ASSERT_LT(a2, 990) << "the line ran empty during the measurement";
+
+    // Freeze the line, then ask everybody on a node other than the one they arrived at: the
+    // admitted ones are exactly the first places in line.
+    ASSERT_EQ(admin(0, "POST", "/admin/rooms/book", R"({"mode":"paused"})")->result_int(), 200);
+    ASSERT_TRUE(eventually([&] {
+        return metric(1, "anteroom_room_waiting{room=\"book\"}") >= 0 &&
+               admin(1, "GET", "/admin/rooms", "")->body().find("\"paused\"") != std::string::npos;
+    }));
+    const double frozen = metric(1, "anteroom_room_admitted_total{room=\"book\"}");
+    eventually([&] { return metric(2, "anteroom_room_admitted_total{room=\"book\"}") == frozen; }, 1s);
+    std::uint64_t max_admitted = 0, min_waiting = UINT64_MAX;
+    std::size_t admitted = 0;
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        const auto r = visit((i + 1) % 3, vs[i]);
+        ASSERT_TRUE(r) << i;
+        EXPECT_EQ(vs[i].tickets_given, 1) << "visitor " << i << " lost the place";
+        if (!vs[i].pass.empty()) {
+            ++admitted;
+            max_admitted = std::max(max_admitted, vs[i].seq);
+        } else {
+            EXPECT_EQ(state_of(*r), "paused") << r->body();
+            min_waiting = std::min(min_waiting, vs[i].seq);
+        }
+    }
+    EXPECT_LT(max_admitted, min_waiting) << "admissions out of line order";
+    EXPECT_NEAR(static_cast<double>(admitted), frozen, 1.0);
+}
+
+TEST_F(shared_room_it, a_setting_changed_on_one_node_is_live_on_the_others_within_a_second) {
+    start_nodes(3, room_toml(60, 1000));
+    const auto sent = clock_type::now();
+    ASSERT_EQ(admin(0, "PATCH", "/admin/rooms/book", R"({"new_users_per_minute":1234,"max_active_users":77})")
+                  ->result_int(),
+              200);
+    ASSERT_TRUE(eventually([&] {
+        return metric(1, "anteroom_room_new_users_per_minute{room=\"book\"}") == 1234 &&
+               metric(2, "anteroom_room_new_users_per_minute{room=\"book\"}") == 1234 &&
+               metric(2, "anteroom_room_max_active_users{room=\"book\"}") == 77;
+    }, 3s));
+    EXPECT_LT(clock_type::now() - sent, 1s);
+    // Random mode is refused with the shared store (config and admin API alike).
+    const auto r = admin(1, "PATCH", "/admin/rooms/book", R"({"mode":"random"})");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 422) << r->body();
+}
+
+TEST_F(shared_room_it, max_active_users_holds_across_nodes_and_ended_sessions_free_places) {
+    start_nodes(3, room_toml(6000, 5));
+    std::vector<visitor> vs(12);
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        ASSERT_TRUE(visit(i % 3, vs[i]));
+    }
+    // Everybody polls round robin until five have passes; the others stay in line.
+    auto admitted = [&] {
+        return std::count_if(vs.begin(), vs.end(), [](const visitor& v) { return !v.pass.empty(); });
+    };
+    std::size_t round = 0;
+    ASSERT_TRUE(eventually([&] {
+        for (std::size_t i = 0; i < vs.size(); ++i) {
+            visit((i + round) % 3, vs[i]);
+        }
+        ++round;
+        return admitted() >= 5;
+    }, 10s));
+    for (int k = 0; k < 5; ++k) {  // a few more rounds: nobody else gets in
+        for (std::size_t i = 0; i < vs.size(); ++i) {
+            visit((i + round) % 3, vs[i]);
+        }
+        ++round;
+        EXPECT_LE(metric(k % 3, "anteroom_room_active{room=\"book\"}"), 5);
+    }
+    EXPECT_EQ(admitted(), 5);
+    // Two admitted visitors' sessions end (the upstream says so) on two different nodes.
+    int ended = 0;
+    for (auto& v : vs) {
+        if (!v.pass.empty() && ended < 2) {
+            ASSERT_TRUE(visit(static_cast<std::size_t>(ended), v, "/book/done/session-end"));
+            ++ended;
+        }
+    }
+    ASSERT_TRUE(eventually([&] {
+        for (std::size_t i = 0; i < vs.size(); ++i) {
+            visit((i + round) % 3, vs[i]);
+        }
+        ++round;
+        return admitted() >= 7;
+    }, 10s));
+    EXPECT_EQ(admitted(), 7);
+}
+
+TEST_F(shared_room_it, redis_stopped_and_started_again_new_visitors_wait_and_nobody_loses_a_place) {
+    start_nodes(3, room_toml(600, 1000, "paused"));
+    std::vector<visitor> vs(20);
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        ASSERT_TRUE(visit(i % 3, vs[i]));
+        ASSERT_NE(vs[i].seq, 0u);
+    }
+    ASSERT_EQ(admin(0, "POST", "/admin/rooms/book", R"({"mode":"fifo"})")->result_int(), 200);
+    // The first one gets in.
+    ASSERT_TRUE(eventually([&] {
+        visit(1, vs[0]);
+        return !vs[0].pass.empty();
+    }, 5s));
+    ASSERT_EQ(admin(0, "POST", "/admin/rooms/book", R"({"mode":"paused"})")->result_int(), 200);
+    ASSERT_TRUE(eventually([&] {
+        return admin(2, "GET", "/admin/rooms", "")->body().find("\"paused\"") != std::string::npos;
+    }));
+
+    redis_.reset();  // SIGKILL
+    ASSERT_TRUE(eventually([&] { return metric(1, "anteroom_state_redis_connected") == 0; }, 5s));
+    // A newcomer is asked to come back; nobody is let through without a place.
+    visitor late;
+    auto r = visit(1, late);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 503);
+    EXPECT_TRUE(r->count(http::field::retry_after));
+    EXPECT_TRUE(late.ticket.empty());
+    // Waiting visitors keep their places; the admitted one keeps being served.
+    for (std::size_t i = 1; i < vs.size(); ++i) {
+        r = visit((i + 2) % 3, vs[i]);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->result_int(), 200) << r->body();
+        EXPECT_TRUE(vs[i].pass.empty());
+        EXPECT_EQ(vs[i].tickets_given, 1);
+    }
+    const auto before = up_.request_count();
+    r = visit(2, vs[0]);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200);
+    EXPECT_EQ(up_.request_count(), before + 1);
+
+    // Redis comes back empty (no persistence in this test): the nodes re-seed the room.
+    start_redis();
+    ASSERT_TRUE(eventually([&] {
+        return metric(0, "anteroom_state_redis_connected") == 1 && metric(1, "anteroom_state_redis_connected") == 1 &&
+               metric(2, "anteroom_state_redis_connected") == 1;
+    }, 15s));
+    ASSERT_EQ(admin(1, "POST", "/admin/rooms/book", R"({"mode":"fifo"})")->result_int(), 200);
+    r = visit(0, late);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200);
+    const std::uint64_t highest = std::max_element(vs.begin(), vs.end(), [](const visitor& a, const visitor& b) {
+                                      return a.seq < b.seq;
+                                  })->seq;
+    EXPECT_GT(late.seq, highest) << "a number was handed out twice";
+    // Everybody who waited gets in, with the ticket they had.
+    std::size_t round = 0;
+    ASSERT_TRUE(eventually([&] {
+        for (std::size_t i = 1; i < vs.size(); ++i) {
+            if (vs[i].pass.empty()) {
+                visit((i + round) % 3, vs[i]);
+            }
+        }
+        ++round;
+        return std::all_of(vs.begin(), vs.end(), [](const visitor& v) { return !v.pass.empty(); });
+    }, 15s));
+    for (const auto& v : vs) {
+        EXPECT_EQ(v.tickets_given, 1);
+    }
+    r = visit(1, vs[0]);  // the pass from before the outage still works
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200);
+    EXPECT_TRUE(r->body().find("\"state\"") == std::string::npos) << r->body();
+}
+
+}  // namespace
+}  // namespace anteroom::test
