@@ -86,7 +86,7 @@ servers = ["[::1]:8000", "127.0.0.1:8001"]
 TEST(config, unknown_top_level_key) {
     const auto e = only_error(parse("# comment\nstatedir = \"x\"\n"));
     EXPECT_EQ(e.text(), "test.toml:2: statedir: unknown key; allowed keys: state_dir, server, upstream, "
-                        "route, log, admin, admission, booking, bot_detect, tls, room");
+                        "route, log, admin, admission, booking, bot_detect, tls, state, room");
 }
 
 TEST(config, unknown_nested_key_names_the_line_and_allowed_keys) {
