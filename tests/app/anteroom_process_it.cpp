@@ -19,7 +19,9 @@
 
 #include "common/net.hpp"
 #include "tests/support/fake_upstream.hpp"
+#include "common/keyfile.hpp"
 #include "tests/support/harness.hpp"
+#include "tests/support/redis_server.hpp"
 #include "tests/support/subprocess.hpp"
 
 namespace anteroom::test {
@@ -896,6 +898,82 @@ TEST(anteroom_process, a_second_sigterm_stops_at_once) {
     ASSERT_TRUE(code) << ar.proc().err();
     EXPECT_EQ(*code, 0) << ar.proc().err();
     EXPECT_NE(ar.proc().err().find("second stop signal", mark), std::string::npos);
+}
+
+// Issue 9: three `anteroom serve` processes share a room through one redis-server; the node
+// advancing the queue is killed with SIGKILL (it cannot give its lease back) and another takes
+// over within lease_ttl + lease_ttl/3; the visitors who got their tickets from it keep their
+// places on the other nodes.
+TEST(anteroom_process, shared_room_lease_holder_killed_another_node_advances_within_the_lease_time) {
+    if (!fs::exists(redis_server)) {
+        GTEST_SKIP() << "redis-server is not installed (scripts/install-deps.sh --test installs it)";
+    }
+    temp_dir shared;
+    redis_server_process redis(shared.file(""));
+    ASSERT_TRUE(redis.ready()) << redis.proc().out();
+    std::string err;
+    ASSERT_TRUE(write_new_keyfile(shared.file("keys.toml"), false, err)) << err;
+    fake_upstream up;
+    std::vector<std::unique_ptr<running_anteroom>> nodes;
+    for (int i = 0; i < 3; ++i) {
+        config_text cfg(up.address());
+        cfg.extra = "\n[admission]\nkey_file = \"" + shared.file("keys.toml") + "\"\nbind_ip = false\n"
+                    "\n[state]\nbackend = \"redis\"\naddress = \"unix:" + redis_server_process::socket_path(shared.file("")) +
+                    "\"\nnode_name = \"node" + std::to_string(i) + "\"\nlease_ttl = \"1s\"\n"
+                    "\n[[room]]\nid = \"book\"\npaths = [\"/book\"]\nnew_users_per_minute = 600\nmax_active_users = 100000\n";
+        nodes.push_back(std::make_unique<running_anteroom>(cfg));
+    }
+    const auto m = [&](std::size_t i, const std::string& series) { return metric(nodes[i]->admin_port(), series).value_or(-1); };
+    for (std::size_t i = 0; i < 3; ++i) {
+        ASSERT_TRUE(eventually([&] { return m(i, "anteroom_state_redis_connected") == 1; }, 10s)) << nodes[i]->proc().err();
+    }
+    std::size_t leader = 3;
+    ASSERT_TRUE(eventually([&] {
+        for (std::size_t i = 0; i < 3; ++i) {
+            if (m(i, "anteroom_state_rooms_led") == 1) {
+                leader = i;
+                return true;
+            }
+        }
+        return false;
+    }, 5s));
+    // 90 visitors (nine seconds of line at 10 a second), round robin; keep the leader's.
+    std::vector<std::string> on_leader;
+    for (int v = 0; v < 90; ++v) {
+        const std::size_t node = static_cast<std::size_t>(v) % 3;
+        const auto r = get_with(nodes[node]->port(), "/book/slot", "Accept: application/json\r\n");
+        ASSERT_TRUE(r && r->result_int() == 200);
+        const auto t = set_cookie_value(*r, "anteroom_ticket_book");
+        ASSERT_TRUE(t && !t->empty());
+        if (node == leader) {
+            on_leader.push_back(*t);
+        }
+    }
+    const std::size_t survivor = (leader + 1) % 3;
+    const std::string admitted = "anteroom_room_admitted_total{room=\"book\"}";
+    ASSERT_TRUE(eventually([&] { return m(survivor, admitted) >= 5; }, 5s));
+
+    const auto killed_at = std::chrono::steady_clock::now();
+    nodes[leader]->kill();
+    // Admissions stop (nobody advances) until a survivor holds the lease.
+    ASSERT_TRUE(eventually([&] {
+        return m(survivor, "anteroom_state_rooms_led") + m((leader + 2) % 3, "anteroom_state_rooms_led") == 1;
+    }, 5s));
+    const auto taken_over = std::chrono::steady_clock::now() - killed_at;
+    const double at_takeover = m(survivor, admitted);
+    ASSERT_TRUE(eventually([&] { return m(survivor, admitted) >= at_takeover + 5; }, 3s));
+    std::printf("shared room: lease taken over %lld ms after the holder was killed (lease_ttl 1 s)\n",
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(taken_over).count()));
+    EXPECT_LT(taken_over, 1333ms + 500ms);  // ttl + ttl/3, plus a sync and a scrape
+    // The dead node's visitors keep their places on the others: no new ticket, still waiting or in.
+    for (const auto& t : on_leader) {
+        const auto r = get_with(nodes[survivor]->port(), "/book/slot",
+                                "Accept: application/json\r\nCookie: anteroom_ticket_book=" + t + "\r\n");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->result_int(), 200);
+        const auto fresh = set_cookie_value(*r, "anteroom_ticket_book");
+        EXPECT_TRUE(!fresh || fresh->empty()) << "a new ticket: " << r->body();  // "" = deleted on admission
+    }
 }
 
 }  // namespace
