@@ -132,6 +132,7 @@ struct admission_service::impl : std::enable_shared_from_this<admission_service:
     metrics_registry& metrics;
     std::unique_ptr<queue_store> store;
     std::string state_dir;
+    std::string state_desc;  // the [state] the store was opened with
 
     mutable std::mutex mu;  // guards cfg, room_stats
     std::shared_ptr<const config> cfg;
@@ -722,6 +723,16 @@ private:
     }
 };
 
+// What [state] the store was opened with (a reload cannot switch stores).
+std::string describe_state(const state_config& s) {
+    if (s.backend == state_backend::embedded) {
+        return "embedded";
+    }
+    return "redis " + s.address + " " + s.password_file + " " + s.key_prefix + " " + s.node_name + " " +
+           std::to_string(s.connect_timeout.count()) + " " + std::to_string(s.command_timeout.count()) + " " +
+           std::to_string(s.lease_ttl.count());
+}
+
 std::string key_file_path(const config& c) {
     return c.admission.key_file.empty() ? (std::filesystem::path(c.state_dir) / "keys.toml").string()
                                         : c.admission.key_file;
@@ -744,6 +755,7 @@ bool admission_service::open(const std::shared_ptr<const config>& cfg, std::stri
         return false;
     }
     d.state_dir = cfg->state_dir;
+    d.state_desc = describe_state(cfg->state);
     if (cfg->state.backend == state_backend::redis) {
         redis::shared_store_options o;
         o.connection.address = cfg->state.address;
@@ -809,6 +821,9 @@ std::shared_ptr<const request_filter> admission_service::prepare(const std::shar
     const config& c = *cfg;
     if (c.state_dir != d.state_dir) {
         ANTEROOM_LOG(log_level::warn, "config", "state_dir changes take effect at the next start");
+    }
+    if (describe_state(c.state) != d.state_desc) {
+        ANTEROOM_LOG(log_level::warn, "config", "[state] changes take effect at the next start");
     }
     f->keys = load_keys(c, err);
     if (!f->keys) {

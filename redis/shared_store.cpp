@@ -56,21 +56,23 @@ constexpr std::int64_t claim_window_ms = 120'000;
 // The room's incarnation: made by the first node, kept by all. KEYS: 1 identity, 2 seq, 3 state.
 // ARGV: 1 epoch, 2 secret (hex), 3 lowest seq, 4 lowest next — the proposing node's figures, so
 // a Redis that lost the room (restarted empty) is re-seeded from a node that knew it and no
-// number is handed out twice. Returns {epoch, secret, created (0|1)}.
+// number is handed out twice —, 5 the time of a re-seed (0: a new room). Returns {epoch, secret,
+// created (0|1), time of the last re-seed (0 = never)}; every node learns of a re-seed from it.
 const script& identity_script() {
     static const script s(R"lua(
 local e = redis.call('HGET', KEYS[1], 'epoch')
 if e then
-  return {tonumber(e), redis.call('HGET', KEYS[1], 'secret'), 0}
+  return {tonumber(e), redis.call('HGET', KEYS[1], 'secret'), 0,
+          tonumber(redis.call('HGET', KEYS[1], 'reseeded_at') or '0')}
 end
-redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'secret', ARGV[2])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'secret', ARGV[2], 'reseeded_at', ARGV[5])
 if tonumber(ARGV[3]) > tonumber(redis.call('GET', KEYS[2]) or '0') then
   redis.call('SET', KEYS[2], ARGV[3])
 end
 if tonumber(ARGV[4]) > tonumber(redis.call('HGET', KEYS[3], 'next') or '1') then
   redis.call('HSET', KEYS[3], 'next', ARGV[4])
 end
-return {tonumber(ARGV[1]), ARGV[2], 1}
+return {tonumber(ARGV[1]), ARGV[2], 1, tonumber(ARGV[5])}
 )lua");
     return s;
 }
@@ -202,7 +204,12 @@ struct room_slot {
     std::uint32_t epoch = 0;
     std::string secret_hex;
     std::unique_ptr<crypto::hmac_key> pass_key;
-    unix_ms reseeded_at = 0;  // Redis lost the room and this node re-seeded it
+    unix_ms reseeded_at = 0;  // when Redis lost the room and a node re-seeded it (0 = never)
+    // For a while after a re-seed, what Redis forgot is taken back in: passes presented, and
+    // places below the serving position whose admission Redis no longer knows.
+    bool recovering(unix_ms now) const {
+        return reseeded_at != 0 && now - reseeded_at < std::max<unix_ms>(cfg.session_idle_timeout.count(), claim_window_ms);
+    }
 
     room_settings settings;
     room_settings baseline;       // the config values the settings were last reset from
@@ -536,7 +543,7 @@ public:
             return pass_status::ended;
         }
         // After a re-seed, passes Redis lost are taken back in (they are signed, so genuine).
-        const bool revive = r.reseeded_at != 0 && now - r.reseeded_at < r.cfg.session_idle_timeout.count();
+        const bool revive = r.recovering(now);
         touch_locked(r, lp, now, revive);
         return pass_status::active;
     }
@@ -958,7 +965,8 @@ private:
         }
         slot->sync_in_flight = true;
         client_->eval(identity_script(), {keys.identity, keys.seq, keys.state},
-                      {std::to_string(epoch), secret_hex, std::to_string(issued), std::to_string(next)},
+                      {std::to_string(epoch), secret_hex, std::to_string(issued), std::to_string(next),
+                       std::to_string(identity_known ? now : 0)},
                       [this, slot, identity_known](result res) {
                           adopt_identity(slot, res, identity_known);
                           if (!identity_known) {
@@ -988,7 +996,7 @@ private:
     }
 
     void adopt_identity(const std::shared_ptr<room_slot>& slot, const result& res, bool was_known) {
-        if (!res.ok() || res.reply.type != value::kind::array || res.reply.elements.size() != 3) {
+        if (!res.ok() || res.reply.type != value::kind::array || res.reply.elements.size() != 4) {
             return;
         }
         const auto& e = res.reply.elements;
@@ -1000,8 +1008,10 @@ private:
         std::lock_guard lock(slot->mu);
         room_slot& r = *slot;
         const auto epoch = static_cast<std::uint32_t>(e[0].integer);
+        if (e[3].type == value::kind::integer && e[3].integer > r.reseeded_at) {
+            r.reseeded_at = e[3].integer;  // this node's re-seed, or another's
+        }
         if (was_known && e[2].integer == 1) {
-            r.reseeded_at = opts_.clock();
             ANTEROOM_LOG(log_level::error, "state",
                          "room " + r.cfg.id + ": Redis had lost the room's state (restarted without persistence?); "
                          "re-seeded it from this node: waiting visitors keep their places, admitted visitors "
@@ -1121,11 +1131,13 @@ private:
             }
             return;
         }
-        const bool exists = res.reply.integer == 1;
+        const unix_ms now = opts_.clock();
+        // After a re-seed Redis has forgotten admissions made before it: the place counts as
+        // admitted (the pass goes in with its first touch).
+        const bool exists = res.reply.integer == 1 || r.recovering(now);
         if (c.probe) {
             r.probing.erase(c.seq);
             if (exists) {
-                const unix_ms now = opts_.clock();
                 // Admitted_at is not shared: the pass starts its maximum duration here.
                 r.passes.emplace(c.pass_id, local_pass{pass{r.cfg.id, c.pass_id, now, now + r.cfg.session_max_duration.count(),
                                                             0, c.seq},
