@@ -6,15 +6,22 @@ namespace anteroom::redis {
 
 namespace {
 
-// KEYS[1] the room's settings hash; ARGV mode, rate, cap, and "1" to write only when the room
-// has no settings yet. Returns the version now in Redis (the new one when written).
+// KEYS[1] the room's settings hash; ARGV mode, rate, cap, "1" to write only when the room has
+// no settings yet, and the highest version the writer has seen: a new version is above it even
+// when Redis lost the hash (restarted empty), so no node takes a new change for one it knows.
+// Returns the version now in Redis (the new one when written).
 const script& publish_script() {
     static const script s(R"lua(
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
   return tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 end
 redis.call('HSET', KEYS[1], 'mode', ARGV[1], 'new_users_per_minute', ARGV[2], 'max_active_users', ARGV[3])
-return redis.call('HINCRBY', KEYS[1], 'version', 1)
+local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+if v <= tonumber(ARGV[5]) then
+  v = tonumber(ARGV[5]) + 1
+  redis.call('HSET', KEYS[1], 'version', v)
+end
+return v
 )lua");
     return s;
 }
@@ -53,7 +60,7 @@ void settings_sync::publish(const std::string& room, const shared_settings& s,
                             std::function<void(std::optional<std::int64_t>)> cb, bool only_if_absent) {
     client_->eval(publish_script(), {settings_key(prefix_, room)},
                   {s.mode, std::to_string(s.new_users_per_minute), std::to_string(s.max_active_users),
-                   only_if_absent ? "1" : "0"},
+                   only_if_absent ? "1" : "0", std::to_string(seen_[room])},
                   [cb = std::move(cb)](result r) {
                       cb(r.ok() && r.reply.type == value::kind::integer ? std::optional<std::int64_t>(r.reply.integer)
                                                                         : std::nullopt);

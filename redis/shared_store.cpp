@@ -979,7 +979,7 @@ private:
             if (need_numbers) {
                 reserve(slot);
             }
-            if (slot->leading.load() && settings.mode == room_mode::fifo && !sold_out) {
+            if (slot->advance_lease && slot->advance_lease->held() && settings.mode == room_mode::fifo && !sold_out) {
                 advance_args a;
                 a.now_ms = now;
                 a.new_users_per_minute = settings.new_users_per_minute;

@@ -206,7 +206,8 @@ TEST_F(shared_room_it, three_nodes_admit_at_the_configured_rate_in_arrival_order
     ASSERT_EQ(admin(0, "POST", "/admin/rooms/book", R"({"mode":"paused"})")->result_int(), 200);
     ASSERT_TRUE(eventually([&] {
         return metric(1, "anteroom_room_waiting{room=\"book\"}") >= 0 &&
-               admin(1, "GET", "/admin/rooms", "")->body().find("\"paused\"") != std::string::npos;
+               admin(1, "GET", "/admin/rooms", "")->body().find("\"mode\":\"paused\"") != std::string::npos &&
+               admin(2, "GET", "/admin/rooms", "")->body().find("\"mode\":\"paused\"") != std::string::npos;
     }));
     const double frozen = metric(1, "anteroom_room_admitted_total{room=\"book\"}");
     eventually([&] { return metric(2, "anteroom_room_admitted_total{room=\"book\"}") == frozen; }, 1s);
@@ -302,7 +303,8 @@ TEST_F(shared_room_it, redis_stopped_and_started_again_new_visitors_wait_and_nob
     }, 5s));
     ASSERT_EQ(admin(0, "POST", "/admin/rooms/book", R"({"mode":"paused"})")->result_int(), 200);
     ASSERT_TRUE(eventually([&] {
-        return admin(2, "GET", "/admin/rooms", "")->body().find("\"paused\"") != std::string::npos;
+        return admin(1, "GET", "/admin/rooms", "")->body().find("\"mode\":\"paused\"") != std::string::npos &&
+               admin(2, "GET", "/admin/rooms", "")->body().find("\"mode\":\"paused\"") != std::string::npos;
     }));
 
     ASSERT_TRUE(eventually([&] { return metric(2, "anteroom_room_admitted_total{room=\"book\"}") >= 1; }));
@@ -348,15 +350,18 @@ TEST_F(shared_room_it, redis_stopped_and_started_again_new_visitors_wait_and_nob
     EXPECT_GT(late.seq, highest) << "a number was handed out twice";
     // Everybody who waited gets in, with the ticket they had.
     std::size_t round = 0;
+    std::string last;  // what the last one still waiting was told
     ASSERT_TRUE(eventually([&] {
         for (std::size_t i = 1; i < vs.size(); ++i) {
             if (vs[i].pass.empty()) {
-                visit((i + round) % 3, vs[i]);
+                const auto answer = visit((i + round) % 3, vs[i]);
+                last = "visitor " + std::to_string(i) + " seq " + std::to_string(vs[i].seq) + ": " +
+                       (answer ? answer->body() : std::string("no answer"));
             }
         }
         ++round;
         return std::all_of(vs.begin(), vs.end(), [](const visitor& v) { return !v.pass.empty(); });
-    }, 15s));
+    }, 15s)) << last;
     for (const auto& v : vs) {
         EXPECT_EQ(v.tickets_given, 1);
     }
