@@ -28,14 +28,29 @@ std::uint64_t get_be64(const std::uint8_t* in) {
     return v;
 }
 
-// 5 s near the front, up to 60 s far back, in steps of 5 s: a tenth of the expected wait,
-// so a visitor polls about ten times before being reached.
+std::uint64_t derive_id(const crypto::hmac_key& key, char tag, std::uint64_t n) {
+    std::array<std::uint8_t, 9> msg{};
+    msg[0] = static_cast<std::uint8_t>(tag);
+    put_be64(msg.data() + 1, n);
+    const std::uint64_t v = get_be64(key.sign(msg).data());
+    return v == 0 ? 1 : v;
+}
+
+}  // namespace
+
+std::uint64_t pass_id_for(const crypto::hmac_key& pass_key, std::uint64_t seq) {
+    return derive_id(pass_key, 'p', seq);
+}
+
 std::uint32_t refresh_class_for(std::int64_t eta_low_s) {
     const std::int64_t cls = (eta_low_s / 10 + 4) / 5;
     return static_cast<std::uint32_t>(std::clamp<std::int64_t>(cls, 1, 12));
 }
 
-}  // namespace
+eta_range fifo_eta(std::uint64_t ahead, double admit_per_s, double advance_per_s) {
+    return {static_cast<std::int64_t>(static_cast<double>(ahead) / advance_per_s * 0.9),
+            static_cast<std::int64_t>(std::ceil(static_cast<double>(ahead + 1) / admit_per_s * 1.2)) + 15};
+}
 
 bool make_room_identity(unix_ms now, room_identity& out) {
     std::array<std::uint8_t, 4> e{};
@@ -392,8 +407,9 @@ wait_info room_controller::waiting_answer(place& p, std::uint64_t q, unix_ms now
         w.ahead = q >= next_ ? q - next_ : 0;
         w.ahead -= std::min(w.ahead, ghosts_ahead(q));
         w.position = w.ahead + 1;
-        low = static_cast<std::int64_t>(static_cast<double>(w.ahead) / r_adv * 0.9);
-        high = static_cast<std::int64_t>(std::ceil(static_cast<double>(w.ahead + 1) / r_adm * 1.2)) + 15;
+        const eta_range eta = fifo_eta(w.ahead, r_adm, r_adv);
+        low = eta.low;
+        high = eta.high;
     }
     high = std::min(high, max_eta_s);
     low = std::min(low, high);
@@ -470,14 +486,10 @@ pass room_controller::make_pass(std::uint64_t pass_id, const pass_entry& e) cons
 }
 
 std::uint64_t room_controller::derive_id(char tag, std::uint64_t n) const {
-    std::array<std::uint8_t, 9> msg{};
-    msg[0] = static_cast<std::uint8_t>(tag);
-    put_be64(msg.data() + 1, n);
-    const std::uint64_t v = get_be64(pass_key_.sign(msg).data());
-    return v == 0 ? 1 : v;
+    return anteroom::admission::derive_id(pass_key_, tag, n);
 }
 
-std::uint64_t room_controller::pass_id_for(std::uint64_t seq) const { return derive_id('p', seq); }
+std::uint64_t room_controller::pass_id_for(std::uint64_t seq) const { return admission::pass_id_for(pass_key_, seq); }
 
 std::uint64_t room_controller::next_random() {
     // splitmix64; seeded from the room's secret, persisted with the room.

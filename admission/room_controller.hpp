@@ -44,6 +44,22 @@ struct room_identity {
 // Fresh random identity (crypto::random_bytes). False when the system has no randomness.
 bool make_room_identity(unix_ms now, room_identity& out);
 
+// Shared with the Redis store (redis/shared_store), so both tell visitors the same things:
+// The pass id the place with sequence number `seq` gets, under the room's pass key (derived
+// from room_identity::pass_secret): every node holding the key computes the same id.
+std::uint64_t pass_id_for(const crypto::hmac_key& pass_key, std::uint64_t seq);
+// When a waiting visitor polls next, in classes of 5 s (1..12: 5 s near the front up to 60 s
+// far back): a tenth of the expected wait, so a visitor polls about ten times before being
+// reached.
+std::uint32_t refresh_class_for(std::int64_t eta_low_s);
+// Wait estimate in seconds for a FIFO place with `ahead` places in front, the line advancing at
+// `advance_per_s` places a second of which `admit_per_s` are admitted (both > 0); not clamped.
+struct eta_range {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+};
+eta_range fifo_eta(std::uint64_t ahead, double admit_per_s, double advance_per_s);
+
 enum class place_state : std::uint8_t { waiting = 0, ghost = 1, pending = 2, claimed = 3, skipped = 4 };
 
 // One place in line, 8 bytes. Times are seconds since the room's creation modulo 2^28

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "admission/room_controller.hpp"
 #include "common/crypto.hpp"
 #include "common/log.hpp"
 #include "redis/lease.hpp"
@@ -132,7 +133,7 @@ unix_ms system_now() {
         .count();
 }
 
-std::uint64_t be64(const std::uint8_t* in) {
+std::uint64_t be64(const std::uint8_t* in) {  // a random bypass pass id
     std::uint64_t v = 0;
     for (int i = 0; i < 8; ++i) {
         v = (v << 8) | in[i];
@@ -153,11 +154,6 @@ bool from_hex(std::string_view hex, std::vector<std::uint8_t>& out) {
         out.push_back(b);
     }
     return true;
-}
-
-// 5 s near the front up to 60 s far back, as the embedded store tells visitors.
-std::uint32_t refresh_for(std::int64_t eta_low_s) {
-    return static_cast<std::uint32_t>(std::clamp<std::int64_t>((eta_low_s / 10 + 4) / 5, 1, 12)) * 5;
 }
 
 std::string default_node_id() {
@@ -277,15 +273,7 @@ struct room_slot {
     std::atomic<bool> leading{false};
     bool sync_in_flight = false;
 
-    std::uint64_t pass_id_for(std::uint64_t seq) const {
-        std::array<std::uint8_t, 9> msg{};
-        msg[0] = 'p';
-        for (int i = 0; i < 8; ++i) {
-            msg[static_cast<std::size_t>(8 - i)] = static_cast<std::uint8_t>(seq >> (8 * i));
-        }
-        const std::uint64_t v = be64(pass_key->sign(msg).data());
-        return v == 0 ? 1 : v;
-    }
+    std::uint64_t pass_id_for(std::uint64_t seq) const { return admission::pass_id_for(*pass_key, seq); }
     bool sold_out() const { return available && *available <= 0; }
     double outflow_per_minute(unix_ms now) const {
         if (outflow.size() < 2) {
@@ -752,14 +740,13 @@ private:
         if (const double measured = r.outflow_per_minute(now) / 60.0; measured > 0 && measured < rate) {
             rate = std::max(measured, 1.0 / 60.0);
         }
-        std::int64_t low = static_cast<std::int64_t>(static_cast<double>(w.ahead) / rate * 0.9);
-        std::int64_t high = static_cast<std::int64_t>(std::ceil(static_cast<double>(w.ahead + 1) / rate * 1.2)) + 15;
-        high = std::min(high, max_eta_s);
-        low = std::min(low, high);
+        const auto eta = admission::fifo_eta(w.ahead, rate, rate);
+        const std::int64_t high = std::min(eta.high, max_eta_s);
+        const std::int64_t low = std::min(eta.low, high);
         w.state = room_state::queued;
         w.eta_low_seconds = low;
         w.eta_high_seconds = high;
-        w.refresh_after_seconds = refresh_for(low);
+        w.refresh_after_seconds = admission::refresh_class_for(low) * 5;
         return w;
     }
 
@@ -927,12 +914,12 @@ private:
         std::string secret_hex;
         std::uint64_t issued = 0, next = 1;
         unix_ms cursor = 0;
-        room_config cfg;
+        unix_ms abandon_ms = 0;  // the room's abandon_after
         {
             std::lock_guard lock(slot->mu);
             room_slot& r = *slot;
             keys = r.keys;
-            cfg = r.cfg;
+            abandon_ms = r.cfg.abandon_after.count();
             identity_known = r.identity_known;
             epoch = r.epoch;
             secret_hex = r.secret_hex;
@@ -975,7 +962,7 @@ private:
                       });
         if (identity_known) {
             send_settings(slot);
-            flush(slot, keys, cfg, now, seen, absent, claims, touches, ends, bypass);
+            flush(slot, keys, abandon_ms, now, seen, absent, claims, touches, ends, bypass);
             if (need_numbers) {
                 reserve(slot);
             }
@@ -987,7 +974,7 @@ private:
                 a.claim_window_ms = claim_window_ms;
                 a.grace_ms = opts_.grace.count();
                 std::vector<std::string> k, args;
-                advance_call(keys, keys.live_windows(now, seen_window_ms, cfg.abandon_after.count()), a, k, args);
+                advance_call(keys, keys.live_windows(now, seen_window_ms, abandon_ms), a, k, args);
                 client_->eval(advance_script(), k, args, [](result) {});
             }
         }
@@ -1035,12 +1022,12 @@ private:
         r.identity_known = true;
     }
 
-    void flush(const std::shared_ptr<room_slot>& slot, const room_keys& keys, const room_config& cfg, unix_ms now,
+    void flush(const std::shared_ptr<room_slot>& slot, const room_keys& keys, unix_ms abandon_ms, unix_ms now,
                const std::vector<std::uint64_t>& seen, const std::vector<std::uint64_t>& absent,
                const std::vector<claim_op>& claims,
                const std::unordered_map<std::uint64_t, std::pair<unix_ms, bool>>& touches,
                const std::vector<std::uint64_t>& ends, const std::vector<std::pair<std::uint64_t, unix_ms>>& bypass) {
-        const std::string window_ttl = std::to_string(cfg.abandon_after.count() + seen_window_ms);
+        const std::string window_ttl = std::to_string(abandon_ms + seen_window_ms);
         for (std::size_t i = 0; i < seen.size(); i += seen_batch) {
             std::vector<std::string> args{window_ttl};
             for (std::size_t j = i; j < std::min(seen.size(), i + seen_batch); ++j) {
@@ -1065,7 +1052,7 @@ private:
             for (auto s : absent) {
                 args.push_back(std::to_string(s));
             }
-            client_->eval(unsee_script(), keys.live_windows(now, seen_window_ms, cfg.abandon_after.count()), args,
+            client_->eval(unsee_script(), keys.live_windows(now, seen_window_ms, abandon_ms), args,
                           [](result) {});
         }
         for (const auto& c : claims) {
