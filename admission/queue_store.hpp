@@ -101,6 +101,9 @@ struct store_health {
     std::uint64_t rooms_led = 0;       // shared: rooms whose serving position this node advances
     std::uint64_t sync_failures = 0;   // shared: syncs that failed (Redis away or slow)
     std::uint64_t tickets_refused = 0; // shared: new visitors refused (fail mode, no numbers yet)
+    std::uint64_t rooms_alone = 0;     // shared: rooms this node runs alone now (fail mode local)
+    std::uint64_t nodes = 0;           // shared: nodes serving the rooms at the last view (the most of any room)
+    std::uint64_t admitted_alone = 0;  // shared: visitors this node admitted alone (fail mode local)
 };
 
 class queue_store {

@@ -310,7 +310,10 @@ struct tls_config {
 // [state]: where room state lives. "embedded" (one node, memory + snapshots in state_dir) or
 // "redis" (several nodes share each room through one Redis; docs/shared-state.md).
 enum class state_backend { embedded, redis };
-enum class state_fail_mode { closed };  // Redis away: new visitors wait, places and passes are kept
+// Redis away: "closed" — new visitors wait, places and passes are kept, nothing advances;
+// "local" — each node goes on alone with its last known state and its share of the rate and of
+// the free places, and hands its admissions and numbers back when Redis returns.
+enum class state_fail_mode { closed, local };
 struct state_config {
     state_backend backend = state_backend::embedded;
     std::string address = "127.0.0.1:6379";  // host:port, [v6]:port or unix:/path

@@ -20,6 +20,7 @@ constexpr std::pair<std::string_view, state_backend> backend_names[] = {
 };
 constexpr std::pair<std::string_view, state_fail_mode> fail_mode_names[] = {
     {"closed", state_fail_mode::closed},
+    {"local", state_fail_mode::local},
 };
 
 bool valid_prefix(std::string_view p) {

@@ -772,9 +772,12 @@ bool admission_service::open(const std::shared_ptr<const config>& cfg, std::stri
         o.node_id = cfg->state.node_name;
         o.lease_ttl = cfg->state.lease_ttl;
         o.stale_after = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1000), 2 * cfg->state.command_timeout);
+        o.fail_local = cfg->state.fail_mode == state_fail_mode::local;
+        const bool fail_local = o.fail_local;
         d.store = redis::make_shared_store(std::move(o));
         ANTEROOM_LOG(log_level::info, "admission",
-                     "room state is shared through Redis at " + cfg->state.address + " (fail mode closed)");
+                     "room state is shared through Redis at " + cfg->state.address + " (fail mode " +
+                         (fail_local ? "local" : "closed") + ")");
         return true;
     }
     std::string store_err;
@@ -924,18 +927,23 @@ std::string admission_service::render_metrics() const {
     family("anteroom_room_available", "gauge", "Appointments left per the capacity endpoint (-1 = unknown)",
            [&](const room_figures& f) { return num(f.available.value_or(-1)); });
     if (const auto h = d.store->health(); h.shared) {
-        out += "# HELP anteroom_state_redis_connected 1 when the last sync with Redis was good and recent\n"
-               "# TYPE anteroom_state_redis_connected gauge\n"
-               "anteroom_state_redis_connected " + std::string(h.connected ? "1" : "0") + "\n"
-               "# HELP anteroom_state_rooms_led Rooms whose queue this node advances (holds the lease of)\n"
-               "# TYPE anteroom_state_rooms_led gauge\n"
-               "anteroom_state_rooms_led " + num(h.rooms_led) + "\n"
-               "# HELP anteroom_state_sync_failures_total Syncs with Redis that failed\n"
-               "# TYPE anteroom_state_sync_failures_total counter\n"
-               "anteroom_state_sync_failures_total " + num(h.sync_failures) + "\n"
-               "# HELP anteroom_state_tickets_refused_total New visitors asked to come back (Redis away, no numbers yet)\n"
-               "# TYPE anteroom_state_tickets_refused_total counter\n"
-               "anteroom_state_tickets_refused_total " + num(h.tickets_refused) + "\n";
+        const auto one = [&](std::string_view name, std::string_view type, std::string_view help, const std::string& v) {
+            out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
+            out.append(type).append("\n").append(name).append(" ").append(v).append("\n");
+        };
+        one("anteroom_state_redis_connected", "gauge", "1 when the last sync with Redis was good and recent",
+            h.connected ? "1" : "0");
+        one("anteroom_state_rooms_led", "gauge", "Rooms whose queue this node advances (holds the lease of)",
+            num(h.rooms_led));
+        one("anteroom_state_sync_failures_total", "counter", "Syncs with Redis that failed", num(h.sync_failures));
+        one("anteroom_state_tickets_refused_total", "counter",
+            "New visitors asked to come back (Redis away, no numbers yet)", num(h.tickets_refused));
+        one("anteroom_state_nodes", "gauge",
+            "Nodes serving this node's rooms at its last view of Redis (the most of any room)", num(h.nodes));
+        one("anteroom_state_rooms_alone", "gauge", "Rooms this node runs alone while Redis is away (fail mode local)",
+            num(h.rooms_alone));
+        one("anteroom_state_admitted_alone_total", "counter", "Visitors this node admitted alone while Redis was away",
+            num(h.admitted_alone));
     }
     out.append("# HELP anteroom_room_passes_ended_total Passes ended, by reason\n"
                "# TYPE anteroom_room_passes_ended_total counter\n");

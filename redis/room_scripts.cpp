@@ -13,6 +13,8 @@ room_keys::room_keys(std::string_view prefix, std::string_view room)
     identity = base_ + ":identity";
     settings = base_ + ":settings";
     lease = base_ + ":lease";
+    nodes = base_ + ":nodes";
+    ended = base_ + ":ended";
 }
 
 std::string room_keys::seen(std::int64_t now_ms, std::int64_t window_ms) const {
@@ -28,13 +30,19 @@ std::vector<std::string> room_keys::live_windows(std::int64_t now_ms, std::int64
     return out;
 }
 
-// KEYS: 1 seq, 2 blocks. ARGV: 1 how many numbers, 2 now ms, 3 grace ms. Reserves a block of
+// KEYS: 1 seq, 2 blocks. ARGV: 1 how many numbers, 2 now ms, 3 grace ms, 4 (optional) the
+// highest number the node handed out on its own during an outage (fail mode local): the room's
+// sequence is raised to it first, so no number is given twice. Reserves a block of
 // sequence numbers for one node to hand out locally; returns the block's last number. The block
 // is remembered by its first number with the time it was reserved, so `advance` does not skip
 // a number a node may still be about to hand out (entries older than the grace are dropped).
 const script& reserve_script() {
     static const script s(R"lua(
 local n = tonumber(ARGV[1])
+local floor = tonumber(ARGV[4] or '0')
+if floor > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], floor)
+end
 local last = redis.call('INCRBY', KEYS[1], n)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (tonumber(ARGV[2]) - tonumber(ARGV[3])))
 redis.call('ZADD', KEYS[2], ARGV[2], last - n + 1)
@@ -145,12 +153,17 @@ return 0
     return s;
 }
 
-// KEYS: 1 passes. ARGV: 1 pass id, 2 new expiry ms, 3 "1" to add the pass when it is missing
-// (a genuine young pass whose claim from another node is still on its way). 1 when the pass is
+// KEYS: 1 passes, 2 (optional) ended passes. ARGV: 1 pass id, 2 new expiry ms, 3 "1" to add
+// the pass when it is missing (a genuine pass whose claim from another node is still on its way,
+// or one given while Redis was away) unless it is among the ended ones. 1 when the pass is
 // active (now).
 const script& touch_script() {
     static const script s(R"lua(
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or ARGV[3] == '1' then
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  return 1
+end
+if ARGV[3] == '1' and not (#KEYS >= 2 and redis.call('ZSCORE', KEYS[2], ARGV[1])) then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
   return 1
 end

@@ -1,6 +1,7 @@
 #pragma once
 // The Lua scripts of the shared room state (docs/shared-state.md), each one atomic in Redis:
-//   reserve — a block of sequence numbers for one node to hand out (remembered with its time);
+//   reserve — a block of sequence numbers for one node to hand out (remembered with its time),
+//             above any number the node handed out alone while Redis was away (fail mode local);
 //   seen    — places seen (polled) in the current liveness window;
 //   advance — the lease holder's tick: refill the room's token bucket, drop expired passes and
 //             unclaimed admissions, then walk the line from the serving position: a place seen in
@@ -8,7 +9,8 @@
 //             not seen is skipped without using the rate (unless its number is younger than the
 //             grace: then the walk waits);
 //   claim   — an admitted place becomes a pass (idempotent: the same pass id again is fine);
-//   touch   — a pass is still in use (expiry moved, only if it exists).
+//   touch   — a pass is still in use (expiry moved, only if it exists — or, asked to, added
+//             again unless it was ended).
 // Key names carry the room in a hash tag, so one room's keys share a Redis Cluster slot.
 // The shared queue store (redis/shared_store) calls them; tests/redis/ runs them alone too.
 
@@ -32,6 +34,8 @@ struct room_keys {
     std::string identity; // hash: epoch, secret (hex) — the room's incarnation, made once
     std::string settings; // hash: mode, new_users_per_minute, max_active_users, version
     std::string lease;    // string: the node advancing the room (redis::lease)
+    std::string nodes;    // zset: node name -> last sync (ms): the nodes serving the room
+    std::string ended;    // zset: pass id ended by the upstream -> until when it could be shown
     // The liveness bitmap of the window that holds `now` (windows of `window_ms`).
     std::string seen(std::int64_t now_ms, std::int64_t window_ms) const;
     // The windows a place must have been seen in to count as live: the one of `now` back to

@@ -47,6 +47,7 @@ constexpr std::size_t max_seen_buffer = std::size_t{1} << 20;  // places seen, w
 constexpr std::size_t max_pass_cache = std::size_t{1} << 20;
 constexpr std::size_t max_gone = std::size_t{1} << 16;
 constexpr std::size_t seen_batch = 1000;  // numbers per seen script call
+constexpr std::int64_t live_map_bytes = 2048;  // fail mode local: liveness of 16,384 places ahead
 constexpr std::uint64_t min_block = 16;
 constexpr std::uint64_t max_block = 4096;
 constexpr std::int64_t max_eta_s = 24 * 3600;
@@ -57,10 +58,15 @@ constexpr std::int64_t claim_window_ms = 120'000;
 // The room's incarnation: made by the first node, kept by all. KEYS: 1 identity, 2 seq, 3 state.
 // ARGV: 1 epoch, 2 secret (hex), 3 lowest seq, 4 lowest next — the proposing node's figures, so
 // a Redis that lost the room (restarted empty) is re-seeded from a node that knew it and no
-// number is handed out twice —, 5 the time of a re-seed (0: a new room). Returns {epoch, secret,
+// number is handed out twice —, 5 the time of a re-seed (0: a new room), 6 the highest number
+// the node handed out alone during an outage (fail mode local; the sequence is raised to it
+// whether or not the room is new, before anything else this sync sends). Returns {epoch, secret,
 // created (0|1), time of the last re-seed (0 = never)}; every node learns of a re-seed from it.
 const script& identity_script() {
     static const script s(R"lua(
+if tonumber(ARGV[6]) > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], ARGV[6])
+end
 local e = redis.call('HGET', KEYS[1], 'epoch')
 if e then
   return {tonumber(e), redis.call('HGET', KEYS[1], 'secret'), 0,
@@ -78,9 +84,13 @@ return {tonumber(ARGV[1]), ARGV[2], 1, tonumber(ARGV[5])}
     return s;
 }
 
-// What a node mirrors. KEYS: 1 state, 2 seq, 3 passes, 4 pending, 5 stats. ARGV: 1 the lowest
-// claim deadline of pending places not yet mirrored (new admissions have later deadlines).
-// Returns {next, issued, active, {stats}, {seq, deadline, ...}}.
+// What a node mirrors. KEYS: 1 state, 2 seq, 3 passes, 4 pending, 5 stats, 6 nodes. ARGV: 1 the
+// lowest claim deadline of pending places not yet mirrored (new admissions have later
+// deadlines), 2 this node's name, 3 now ms, 4 how long a node counts as serving the room after
+// its last sync, 5 and 6 the first and last byte of the liveness bitmaps to return (-1: none),
+// KEYS 7.. the live windows. Returns {next, issued, active, {stats}, {seq, deadline, ...}, nodes
+// serving the room, this node's index among their sorted names, the live places of the asked
+// range (the windows' bytes or-ed)} — the last three are what a node needs in fail mode local.
 const script& view_script() {
     static const script s(R"lua(
 local nxt = tonumber(redis.call('HGET', KEYS[1], 'next') or '1')
@@ -89,16 +99,44 @@ local active = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4])
 local stats = redis.call('HMGET', KEYS[5], 'admitted', 'skipped', 'unclaimed', 'expired', 'bypass', 'ended')
 for i = 1, #stats do stats[i] = tonumber(stats[i] or '0') end
 local pend = redis.call('ZRANGEBYSCORE', KEYS[4], ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, 100000)
-return {nxt, issued, active, stats, pend}
+local now = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[6], now, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. (now - tonumber(ARGV[4])))
+redis.call('PEXPIRE', KEYS[6], 2 * tonumber(ARGV[4]))
+local names = redis.call('ZRANGE', KEYS[6], 0, 255)
+table.sort(names)
+local index = 0
+for i = 1, #names do
+  if names[i] == ARGV[2] then index = i - 1 end
+end
+local live = ''
+local first = tonumber(ARGV[5])
+if first >= 0 then
+  local acc = {}
+  for k = 7, #KEYS do
+    local b = redis.call('GETRANGE', KEYS[k], first, tonumber(ARGV[6]))
+    for i = 1, #b do acc[i] = bit.bor(acc[i] or 0, string.byte(b, i)) end
+  end
+  for i = 1, #acc do acc[i] = string.char(acc[i]) end
+  live = table.concat(acc)
+end
+return {nxt, issued, active, stats, pend, #names, index, live}
 )lua");
     return s;
 }
 
-// KEYS: 1 passes, 2 stats. ARGV: 1 pass id. The upstream ended the session.
+// KEYS: 1 passes, 2 stats, 3 ended. ARGV: 1 pass id, 2 now ms, 3 until when the pass could
+// still be presented (ms). The upstream ended the session. The pass is remembered as ended until
+// then, so a node that takes passes given during an outage back in (touch with revive) does
+// not take this one back.
 const script& end_script() {
     static const script s(R"lua(
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[2], 'ended', 1)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[3]) < 1000000 then
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 end
 return 1
 )lua");
@@ -110,6 +148,16 @@ const script& bypass_script() {
     static const script s(R"lua(
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'bypass', 1)
+return 1
+)lua");
+    return s;
+}
+
+// KEYS: 1 stats. ARGV: 1 how many visitors a node admitted alone while Redis was away.
+const script& admitted_alone_script() {
+    static const script s(R"lua(
+redis.call('HINCRBY', KEYS[1], 'admitted', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'admitted_alone', ARGV[1])
 return 1
 )lua");
     return s;
@@ -179,6 +227,11 @@ struct local_pass {
     unix_ms touched_at = 0;
     enum class state : std::uint8_t { active, unconfirmed, ended } st = state::active;
 };
+
+// A pass given by a node alone (fail mode local) has the id of its place's pass with the lowest
+// bit flipped: any node can tell it from the pass itself (signed, so genuine) and takes it back
+// into Redis when Redis does not know it, even a node that never lost Redis.
+std::uint64_t alone_pass_id(std::uint64_t place_pass_id) { return place_pass_id ^ 1; }
 
 struct claim_op {
     std::uint64_t seq = 0;
@@ -260,6 +313,55 @@ struct room_slot {
     std::optional<std::int64_t> available;
     std::optional<unix_ms> next_capacity_at;
 
+    // Fail mode local (docs/shared-state.md). The nodes serving the room at the last view and
+    // this node's index among their sorted names: its share of the rate and of the free places
+    // is 1/nodes, its own numbers are those ≡ index (mod nodes).
+    std::uint32_t nodes = 1, node_index = 0;
+    bool alone = false;                 // Redis away, this node goes on with its share
+    std::uint64_t alone_from = 0;       // the serving position when Redis went away
+    std::uint64_t alone_free = 0;       // this node's share of the places free at that moment
+    double alone_credit = 0;            // places the serving position may pass (live ones cost one)
+    double alone_tokens = 0;            // admissions left of this node's share of the rate
+    unix_ms alone_at = 0;               // the last local step
+    std::uint64_t alone_seq = 0;        // the next number handed out alone (0: none yet)
+    std::uint64_t alone_high = 0;       // the highest number ever handed out alone (a floor for Redis)
+    std::uint64_t alone_admitted = 0;   // admissions made alone in this outage
+    std::uint64_t alone_admitted_total = 0;
+    std::uint64_t alone_unreported = 0;  // admitted alone, not yet counted in Redis
+    std::unordered_set<std::uint64_t> alone_passes;  // passes given alone in this outage, still active
+    // Places polled on this node in the last 30–60 s (two generations, fail mode local only):
+    // alone, the serving position spends the rate on these and passes the others for free
+    // (numbers nobody holds, or visitors who go to other nodes).
+    std::unordered_set<std::uint64_t> recent[2];
+    unix_ms recent_at = 0;
+    void saw(std::uint64_t seq) {
+        if (recent[0].size() < max_seen_buffer) {
+            recent[0].insert(seq);
+        }
+    }
+    bool seen_recently(std::uint64_t seq) const { return recent[0].contains(seq) || recent[1].contains(seq); }
+    // The live places ahead of the serving position as Redis knew them at live_at (all nodes'
+    // polls): bit i of the map is place live_from + i, most significant bit first, for places
+    // below live_to (the numbers issued then); bits past the end of the map are 0.
+    std::string live_map;
+    std::uint64_t live_from = 0, live_to = 0;
+    unix_ms live_at = 0;
+    // Whether the serving position, advanced alone, spends the rate on this place: polled here
+    // lately, or live in the last map. Other places are passed for free: numbers nobody holds
+    // (the rest of a reserved block), visitors of other nodes, or visitors who took their number
+    // in the last second before the outage and have not polled here since — they are admitted
+    // when they poll (with a token), a little out of line.
+    bool live_alone(std::uint64_t seq) const {
+        if (seen_recently(seq)) {
+            return true;
+        }
+        if (seq >= live_from && seq < live_to) {
+            const std::uint64_t i = seq - live_from;
+            return i / 8 < live_map.size() && ((static_cast<std::uint8_t>(live_map[i / 8]) >> (7 - i % 8)) & 1);
+        }
+        return false;
+    }
+
     // Redis thread only.
     struct publish_job {
         room_settings settings;
@@ -302,7 +404,7 @@ public:
         client_ = client::create(io_, opts_.connection);
         for (const script* s : {&identity_script(), &view_script(), &end_script(), &bypass_script(), &unsee_script(),
                                 &reserve_script(), &seen_script(), &advance_script(), &claim_script(),
-                                &touch_script()}) {
+                                &touch_script(), &admitted_alone_script()}) {
             client_->register_script(*s);
         }
         thread_ = std::thread([this] { io_.run(); });
@@ -310,7 +412,8 @@ public:
             client_->start([this](bool up) {
                 ANTEROOM_LOG(up ? log_level::info : log_level::warn, "state",
                              up ? "connected to Redis at " + opts_.connection.address
-                                : "lost Redis at " + opts_.connection.address + "; rooms run in fail mode closed");
+                                : "lost Redis at " + opts_.connection.address + "; rooms run in fail mode " +
+                                      (opts_.fail_local ? "local" : "closed"));
             });
             sync();
         });
@@ -390,9 +493,17 @@ public:
         }
         std::unique_lock lock(slot->mu);
         room_slot& r = *slot;
-        if (r.settings.mode == room_mode::passthrough || r.settings.mode == room_mode::reject || degraded(r, now)) {
+        if (r.settings.mode == room_mode::passthrough || r.settings.mode == room_mode::reject ||
+            (degraded(r, now) && !r.alone)) {
             count_refused(r.settings.mode != room_mode::passthrough && r.settings.mode != room_mode::reject);
             return std::nullopt;
+        }
+        if (r.alone) {
+            const std::uint64_t seq = alone_number(r);
+            if (r.seen_out.size() < max_seen_buffer) {
+                r.seen_out.insert(seq);
+            }
+            return ticket{r.cfg.id, seq, now, binding, 0, r.epoch};
         }
         const unix_ms max_age = opts_.block_max_age.count();
         const std::uint64_t seq = r.take(now, max_age);
@@ -448,8 +559,13 @@ public:
             w.revoked = true;
             return w;
         }
-        const std::uint64_t pid = r.pass_id_for(t.seq);
-        if (const auto it = r.passes.find(pid); it != r.passes.end()) {
+        const std::uint64_t place_pid = r.pass_id_for(t.seq);
+        auto known = r.passes.find(place_pid);
+        if (known == r.passes.end()) {
+            known = r.passes.find(alone_pass_id(place_pid));
+        }
+        const std::uint64_t pid = place_pid;
+        if (const auto it = known; it != r.passes.end()) {
             if (it->second.st == local_pass::state::ended) {
                 w.revoked = true;
                 return w;
@@ -461,6 +577,9 @@ public:
         }
         if (t.seq >= r.next) {
             return waiting_answer(r, t.seq, now);
+        }
+        if (r.alone && t.seq >= r.alone_from) {
+            return alone_answer(r, t, now);
         }
         if (r.gone.contains(t.seq)) {
             w.revoked = true;
@@ -531,8 +650,7 @@ public:
             return pass_status::ended;
         }
         // After a re-seed, passes Redis lost are taken back in (they are signed, so genuine).
-        const bool revive = r.recovering(now);
-        touch_locked(r, lp, now, revive);
+        touch_locked(r, lp, now, r.recovering(now));
         return pass_status::active;
     }
 
@@ -543,6 +661,7 @@ public:
                 it->second.st = local_pass::state::ended;
             }
             slot->touches_out.erase(pass_id);
+            slot->alone_passes.erase(pass_id);
             slot->ends_out.push_back(pass_id);
         }
     }
@@ -554,7 +673,8 @@ public:
         }
         std::lock_guard lock(slot->mu);
         room_slot& r = *slot;
-        if (degraded(r, now) || r.active + r.bypass_since_sync >= r.settings.max_active_users) {
+        if (r.alone ? r.alone_passes.size() >= r.alone_free
+                    : degraded(r, now) || r.active + r.bypass_since_sync >= r.settings.max_active_users) {
             return {};
         }
         std::array<std::uint8_t, 8> rnd{};
@@ -565,6 +685,9 @@ public:
         pass p{r.cfg.id, id, now, now + r.cfg.session_max_duration.count(), binding, 0};
         r.bypass_out.emplace_back(id, std::min(now + r.cfg.session_idle_timeout.count(), p.expires_at));
         ++r.bypass_since_sync;
+        if (r.alone) {
+            r.alone_passes.insert(id);
+        }
         if (r.passes.size() < max_pass_cache) {
             r.passes.emplace(id, local_pass{p, now, local_pass::state::active});
         }
@@ -622,7 +745,7 @@ public:
             f.issued = r.issued;
             f.waiting = r.issued >= r.next ? r.issued - r.next + 1 : 0;
             f.active = r.active + r.bypass_since_sync;
-            f.admitted_total = r.admitted + r.bypassed;
+            f.admitted_total = r.admitted + r.bypassed + r.alone_unreported;
             f.bypass_total = r.bypassed;
             f.skipped_total = r.skipped + r.unclaimed;
             f.unclaimed_total = r.unclaimed;
@@ -653,6 +776,9 @@ public:
             h.rooms_led += slot->leading.load() ? 1 : 0;
             std::lock_guard lock(slot->mu);
             h.connected = h.connected && !degraded(*slot, now);
+            h.rooms_alone += slot->alone ? 1 : 0;
+            h.nodes = std::max<std::uint64_t>(h.nodes, slot->nodes);
+            h.admitted_alone += slot->alone_admitted_total;
         }
         h.sync_failures = sync_failures_.load();
         h.tickets_refused = tickets_refused_.load();
@@ -677,6 +803,8 @@ private:
 
     // How long a pass may be missing from Redis because its claim is still on the way.
     unix_ms young_pass_ms() const { return 2 * opts_.stale_after.count(); }
+    // A node counts as serving a room this long after its last view.
+    unix_ms node_window_ms() const { return std::max<unix_ms>(5'000, 3 * opts_.lease_ttl.count()); }
 
     bool degraded(const room_slot& r, unix_ms now) const {
         // A node that never got a block of numbers cannot take anybody in yet either.
@@ -703,11 +831,136 @@ private:
         return r.sold_out() ? room_state::sold_out : room_state::queued;
     }
 
+    // A pass given while Redis was away (fail mode local) goes into Redis with its touches.
+    static bool given_alone(const room_slot& r, const pass& p) {
+        return p.ticket_seq != 0 && r.identity_known && p.pass_id == alone_pass_id(r.pass_id_for(p.ticket_seq));
+    }
+
     void touch_locked(room_slot& r, local_pass& lp, unix_ms now, bool revive) {
         lp.touched_at = now;
         auto& t = r.touches_out[lp.p.pass_id];
         t.first = std::min(now + r.cfg.session_idle_timeout.count(), lp.p.expires_at);
-        t.second = t.second || revive;
+        t.second = t.second || revive || given_alone(r, lp.p);
+    }
+
+    // ---- fail mode local -------------------------------------------------------------------
+
+    // A number for a newcomer while Redis is away: above every number this node knows of, past
+    // the blocks the other nodes may have reserved since its last view (two of the largest size
+    // each), and ≡ node_index (mod nodes), so no two nodes hand out the same one (with the same
+    // view of the nodes). Numbers from reserved blocks are not used: they may lie below the
+    // serving position the lease holder reached before the outage.
+    static std::uint64_t alone_number(room_slot& r) {
+        const std::uint64_t n = std::max<std::uint32_t>(1, r.nodes);
+        if (r.alone_seq == 0) {
+            const std::uint64_t base =
+                std::max({r.issued, r.block_end, r.spare_end, r.alone_high, r.next}) + 1 + 2 * max_block * (n - 1);
+            r.alone_seq = base + (r.node_index % n + n - base % n) % n;
+        }
+        const std::uint64_t seq = r.alone_seq;
+        r.alone_seq += n;
+        r.alone_high = std::max(r.alone_high, seq);
+        r.issued = std::max(r.issued, seq);
+        return seq;
+    }
+
+    // A place the serving position (advanced here) has passed: admitted when this node has a
+    // token of its share of the rate and a place of its share of the free places left; else it
+    // is next and asks again soon (maybe on a node with a token).
+    wait_info alone_answer(room_slot& r, const ticket& t, unix_ms now) {
+        wait_info w;
+        w.updated_at = now;
+        if (r.alone_tokens >= 1 && r.alone_passes.size() < r.alone_free) {
+            const std::uint64_t pid = alone_pass_id(r.pass_id_for(t.seq));
+            local_pass lp{pass{r.cfg.id, pid, now, now + r.cfg.session_max_duration.count(), t.binding, t.seq}, now,
+                          local_pass::state::active};
+            touch_locked(r, lp, now, true);
+            // Not live for the lease holder when Redis is back: it is in already.
+            r.seen_out.erase(t.seq);
+            if (r.absent_out.size() < max_seen_buffer) {
+                r.absent_out.push_back(t.seq);
+            }
+            r.alone_tokens -= 1;
+            ++r.alone_admitted;
+            ++r.alone_admitted_total;
+            ++r.alone_unreported;
+            r.alone_passes.insert(pid);
+            w.state = room_state::admitted;
+            w.admitted_pass = lp.p;
+            r.passes.insert_or_assign(pid, std::move(lp));
+            return w;
+        }
+        if (r.seen_out.size() < max_seen_buffer) {
+            r.seen_out.insert(t.seq);
+        }
+        r.saw(t.seq);
+        w.state = room_state::queued;
+        w.position = 1;
+        w.refresh_after_seconds = 2;
+        return w;
+    }
+
+    // The store's thread, every sync_interval: a node whose last good view is older than
+    // stale_after goes on alone (fail mode local), advancing the serving position at the room's
+    // rate from where it last knew it — over the places polled here lately; the others are
+    // passed for free — while its share of the free places lasts. Admissions take tokens of its
+    // share of the rate (alone_answer).
+    void local_step(room_slot& r, unix_ms now) {
+        if (!opts_.fail_local) {
+            return;
+        }
+        if (now - r.recent_at >= seen_window_ms) {
+            std::swap(r.recent[0], r.recent[1]);
+            r.recent[0].clear();
+            r.recent_at = now;
+        }
+        if (!r.identity_known || r.synced_at == 0 || now - r.synced_at <= opts_.stale_after.count()) {
+            return;
+        }
+        const std::uint64_t n = std::max<std::uint32_t>(1, r.nodes);
+        if (!r.alone) {
+            const std::uint64_t used = r.active + r.bypass_since_sync;
+            r.alone = true;
+            r.alone_from = r.next;
+            r.alone_credit = 0;
+            r.alone_free = used >= r.settings.max_active_users ? 0 : (r.settings.max_active_users - used) / n;
+            r.alone_tokens = 0;
+            r.alone_at = now;
+            r.alone_seq = 0;
+            r.alone_admitted = 0;
+            r.alone_passes.clear();
+            ANTEROOM_LOG(log_level::warn, "state",
+                         "room " + r.cfg.id + ": Redis away; this node goes on alone (fail mode local) with 1/" +
+                             std::to_string(n) + " of the rate and " + std::to_string(r.alone_free) +
+                             " free places");
+        }
+        std::erase_if(r.alone_passes, [&](std::uint64_t id) {
+            const auto it = r.passes.find(id);
+            return it == r.passes.end() || it->second.st == local_pass::state::ended || it->second.p.expires_at <= now ||
+                   now - it->second.touched_at > r.cfg.session_idle_timeout.count();
+        });
+        const double dt = static_cast<double>(std::max<unix_ms>(0, now - r.alone_at));
+        r.alone_at = now;
+        if (r.settings.mode != room_mode::fifo || r.sold_out()) {
+            return;
+        }
+        const double rate = r.settings.new_users_per_minute;  // per minute
+        const double share = rate / static_cast<double>(n);
+        r.alone_tokens = std::min(std::max(1.0, share / 6.0), r.alone_tokens + dt * share / 60'000.0);
+        if (r.alone_passes.size() >= r.alone_free) {
+            return;
+        }
+        // Credits of the serving position: the room's rate, at most a second's worth saved up.
+        r.alone_credit = std::min(std::max(1.0, rate / 60.0), r.alone_credit + dt * rate / 60'000.0);
+        for (int steps = 0; r.next <= r.issued && steps < 100'000; ++steps) {
+            if (r.live_alone(r.next)) {
+                if (r.alone_credit < 1) {
+                    break;
+                }
+                r.alone_credit -= 1;
+            }
+            ++r.next;
+        }
     }
 
     wait_info waiting_answer(room_slot& r, std::uint64_t seq, unix_ms now) {
@@ -716,9 +969,12 @@ private:
         if (r.seen_out.size() < max_seen_buffer) {
             r.seen_out.insert(seq);
         }
+        if (opts_.fail_local) {
+            r.saw(seq);
+        }
         w.ahead = seq - r.next;
         w.position = w.ahead + 1;
-        if (degraded(r, now)) {
+        if (degraded(r, now) && !r.alone) {
             // Fail mode closed: the place is kept; nothing advances, so no estimate.
             w.state = room_state::queued;
             w.eta_note = "paused";
@@ -836,13 +1092,13 @@ private:
     }
 
     void reserve(const std::shared_ptr<room_slot>& slot) {
-        std::uint64_t n = 0;
+        std::uint64_t n = 0, floor = 0;
         std::vector<std::string> keys;
         const unix_ms now = opts_.clock();
         {
             std::lock_guard lock(slot->mu);
             room_slot& r = *slot;
-            if (r.reserving || !r.identity_known || !client_->connected() ||
+            if (r.reserving || r.alone || !r.identity_known || !client_->connected() ||
                 !r.wants_numbers(now, opts_.block_max_age.count())) {
                 return;
             }
@@ -856,9 +1112,11 @@ private:
             n = r.block_size;
             r.reserving = true;
             keys = {r.keys.seq, r.keys.blocks};
+            floor = r.alone_high;
         }
         client_->eval(reserve_script(), keys,
-                      {std::to_string(n), std::to_string(now), std::to_string(opts_.grace.count())},
+                      {std::to_string(n), std::to_string(now), std::to_string(opts_.grace.count()),
+                       std::to_string(floor)},
                       [slot, n, now, max_age = opts_.block_max_age.count()](result res) {
                           std::lock_guard lock(slot->mu);
                           room_slot& r = *slot;
@@ -883,6 +1141,10 @@ private:
             return;
         }
         for (const auto& slot : slots()) {
+            {
+                std::lock_guard lock(slot->mu);
+                local_step(*slot, opts_.clock());
+            }
             sync_room(slot);
         }
         sync_timer_.expires_after(opts_.sync_interval);
@@ -912,19 +1174,24 @@ private:
         bool identity_known = false, sold_out = false, need_numbers = false;
         std::uint32_t epoch = 0;
         std::string secret_hex;
-        std::uint64_t issued = 0, next = 1;
+        std::uint64_t issued = 0, next = 1, floor = 0, admitted_alone = 0;
+        bool live_due = false;
         unix_ms cursor = 0;
         unix_ms abandon_ms = 0;  // the room's abandon_after
+        unix_ms max_session_ms = 0;
         {
             std::lock_guard lock(slot->mu);
             room_slot& r = *slot;
             keys = r.keys;
             abandon_ms = r.cfg.abandon_after.count();
+            max_session_ms = r.cfg.session_max_duration.count();
             identity_known = r.identity_known;
             epoch = r.epoch;
             secret_hex = r.secret_hex;
             issued = r.issued;
-            next = r.next;
+            next = r.alone ? r.alone_from : r.next;  // never the serving position advanced alone
+            floor = r.alone_high;
+            live_due = now - r.live_at >= 1000;
             settings = r.settings;
             sold_out = r.sold_out();
             cursor = r.pending_cursor;
@@ -936,6 +1203,7 @@ private:
                 touches.swap(r.touches_out);
                 ends.swap(r.ends_out);
                 bypass.swap(r.bypass_out);
+                admitted_alone = std::exchange(r.alone_unreported, 0);
                 need_numbers = r.wants_numbers(now, opts_.block_max_age.count());
             }
         }
@@ -953,7 +1221,7 @@ private:
         slot->sync_in_flight = true;
         client_->eval(identity_script(), {keys.identity, keys.seq, keys.state},
                       {std::to_string(epoch), secret_hex, std::to_string(issued), std::to_string(next),
-                       std::to_string(identity_known ? now : 0)},
+                       std::to_string(identity_known ? now : 0), std::to_string(floor)},
                       [this, slot, identity_known](result res) {
                           adopt_identity(slot, res, identity_known);
                           if (!identity_known) {
@@ -962,7 +1230,16 @@ private:
                       });
         if (identity_known) {
             send_settings(slot);
-            flush(slot, keys, abandon_ms, now, seen, absent, claims, touches, ends, bypass);
+            flush(slot, keys, abandon_ms, max_session_ms, now, seen, absent, claims, touches, ends, bypass);
+            if (admitted_alone > 0) {
+                client_->eval(admitted_alone_script(), {keys.stats}, {std::to_string(admitted_alone)},
+                              [slot, admitted_alone](result res) {
+                                  if (!res.ok()) {
+                                      std::lock_guard lock(slot->mu);
+                                      slot->alone_unreported += admitted_alone;
+                                  }
+                              });
+            }
             if (need_numbers) {
                 reserve(slot);
             }
@@ -978,8 +1255,19 @@ private:
                 client_->eval(advance_script(), k, args, [](result) {});
             }
         }
-        client_->eval(view_script(), {keys.state, keys.seq, keys.passes, keys.pending, keys.stats},
-                      {std::to_string(cursor)}, [this, slot, now](result res) { take_view(slot, res, now); });
+        // Fail mode local: once a second, which places ahead of the serving position are live.
+        std::vector<std::string> view_keys{keys.state, keys.seq, keys.passes, keys.pending, keys.stats, keys.nodes};
+        std::int64_t live_first = -1;
+        if (opts_.fail_local && live_due) {
+            live_first = static_cast<std::int64_t>(next / 8);
+            for (auto& w : keys.live_windows(now, seen_window_ms, abandon_ms)) {
+                view_keys.push_back(std::move(w));
+            }
+        }
+        client_->eval(view_script(), view_keys,
+                      {std::to_string(cursor), opts_.node_id, std::to_string(now), std::to_string(node_window_ms()),
+                       std::to_string(live_first), std::to_string(live_first + live_map_bytes - 1)},
+                      [this, slot, now, live_first](result res) { take_view(slot, res, now, live_first); });
     }
 
     void adopt_identity(const std::shared_ptr<room_slot>& slot, const result& res, bool was_known) {
@@ -1022,7 +1310,8 @@ private:
         r.identity_known = true;
     }
 
-    void flush(const std::shared_ptr<room_slot>& slot, const room_keys& keys, unix_ms abandon_ms, unix_ms now,
+    void flush(const std::shared_ptr<room_slot>& slot, const room_keys& keys, unix_ms abandon_ms,
+               unix_ms max_session_ms, unix_ms now,
                const std::vector<std::uint64_t>& seen, const std::vector<std::uint64_t>& absent,
                const std::vector<claim_op>& claims,
                const std::unordered_map<std::uint64_t, std::pair<unix_ms, bool>>& touches,
@@ -1061,7 +1350,7 @@ private:
                           [this, slot, c](result res) { claimed(slot, c, res); });
         }
         for (const auto& [id, t] : touches) {
-            client_->eval(touch_script(), {keys.passes}, {std::to_string(id), std::to_string(t.first), t.second ? "1" : "0"},
+            client_->eval(touch_script(), {keys.passes, keys.ended}, {std::to_string(id), std::to_string(t.first), t.second ? "1" : "0"},
                           [this, slot, id = id, t = t](result res) {
                               if (res.ok() && res.reply.type == value::kind::integer && res.reply.integer == 0) {
                                   std::lock_guard lock(slot->mu);
@@ -1089,7 +1378,9 @@ private:
                           });
         }
         for (const auto id : ends) {
-            client_->eval(end_script(), {keys.passes, keys.stats}, {std::to_string(id)}, [slot, id](result res) {
+            client_->eval(end_script(), {keys.passes, keys.stats, keys.ended},
+                          {std::to_string(id), std::to_string(now), std::to_string(now + max_session_ms)},
+                          [slot, id](result res) {
                 if (!res.ok()) {
                     std::lock_guard lock(slot->mu);
                     slot->ends_out.push_back(id);
@@ -1139,9 +1430,9 @@ private:
         }
     }
 
-    void take_view(const std::shared_ptr<room_slot>& slot, const result& res, unix_ms now) {
+    void take_view(const std::shared_ptr<room_slot>& slot, const result& res, unix_ms now, std::int64_t live_first) {
         slot->sync_in_flight = false;
-        if (!res.ok() || res.reply.type != value::kind::array || res.reply.elements.size() != 5) {
+        if (!res.ok() || res.reply.type != value::kind::array || res.reply.elements.size() != 8) {
             sync_failures_.fetch_add(1, std::memory_order_relaxed);
             return;
         }
@@ -1150,6 +1441,28 @@ private:
         room_slot& r = *slot;
         if (!r.identity_known) {
             return;
+        }
+        if (r.alone) {
+            // Back from going alone: the serving position is Redis's again (places the local one
+            // had passed but nobody admitted wait with their numbers); the passes given alone go
+            // into Redis with their next touch, the places they came from are marked not live.
+            r.alone = false;
+            r.alone_seq = 0;
+            r.alone_passes.clear();
+            ANTEROOM_LOG(log_level::info, "state",
+                         "room " + r.cfg.id + ": Redis is back; " + std::to_string(r.alone_admitted) +
+                             " visitors were admitted here alone");
+        }
+        if (live_first >= 0 && e[7].type == value::kind::string) {
+            r.live_from = static_cast<std::uint64_t>(live_first) * 8;
+            r.live_to = std::min<std::uint64_t>(r.live_from + 8 * live_map_bytes,
+                                                static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[1].integer)) + 1);
+            r.live_map = e[7].str;
+            r.live_at = now;
+        }
+        if (e[5].type == value::kind::integer && e[6].type == value::kind::integer && e[5].integer > 0) {
+            r.nodes = static_cast<std::uint32_t>(std::min<std::int64_t>(e[5].integer, 256));
+            r.node_index = static_cast<std::uint32_t>(std::clamp<std::int64_t>(e[6].integer, 0, r.nodes - 1));
         }
         r.next = static_cast<std::uint64_t>(std::max<std::int64_t>(1, e[0].integer));
         r.issued = std::max(r.issued, static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[1].integer)));

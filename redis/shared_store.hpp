@@ -17,6 +17,14 @@
 // the room's "please wait" answer (issue_ticket returns nothing: 503 with Retry-After), waiting
 // visitors keep their place (nothing advances; their polls are kept and flushed later), and
 // admitted passes keep working (they are signed; touches are flushed when Redis is back).
+//
+// Fail mode "local": the node goes on alone from its last view. Newcomers get numbers above all
+// it knows, ≡ its index (mod N) among the N nodes of the last view, so no two nodes give the
+// same; it advances the serving position at the room's rate over the places it knows to be live
+// and admits at most 1/N of the rate and of the places free at the outage. Passes it gives carry
+// the place's pass id with the low bit flipped, so every node takes them into Redis (touch with
+// revive). When Redis is back its numbers raise the room's sequence, its admitted places are
+// marked not live, its admissions are counted, and the shared position rules again.
 
 #include <chrono>
 #include <functional>
@@ -38,6 +46,7 @@ struct shared_store_options {
     std::chrono::milliseconds stale_after{1000};    // no good sync this long: fail mode
     std::chrono::milliseconds block_max_age{1000};  // a reserved number block is not used older
     std::chrono::milliseconds grace{3000};          // unseen places younger than this are not skipped
+    bool fail_local = false;                        // fail mode "local" (else "closed")
     std::function<admission::unix_ms()> clock;      // default: the system clock
 };
 

@@ -179,13 +179,10 @@ done
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$an_pid/status")
 echo "anteroom (1 thread) RSS after the runs: ${rss_kb} KiB"
 
-python3 - "$results" <<'PY'
-import statistics, sys, collections
-rows = collections.defaultdict(lambda: {"rps": [], "p50": [], "p99": []})
-for line in open(sys.argv[1]):
-    _, name, rps, p50, p99 = line.split()
-    rows[name]["rps"].append(float(rps)); rows[name]["p50"].append(float(p50)); rows[name]["p99"].append(float(p99))
-med = {n: {k: statistics.median(v) for k, v in d.items()} for n, d in rows.items()}
+PYTHONPATH=bench/compare python3 - "$results" <<'PY'
+import statistics, sys
+from results import load
+rows, med = load(sys.argv[1])
 # Ratios within one tool: "x@wrk" against "haproxy@wrk" (plain names when there is one tool).
 def base(name, of):
     tool = name.partition("@")[2]

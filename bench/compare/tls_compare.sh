@@ -161,14 +161,10 @@ for r in $(seq "$rounds"); do
   done
 done
 
-python3 - "$results" <<'PY'
-import statistics, sys, collections
-rows = collections.defaultdict(lambda: {"rps": [], "p50": [], "p99": []})
-for line in open(sys.argv[1]):
-    _, name, rps, p50, p99 = line.split()
-    for k, v in (("rps", rps), ("p50", p50), ("p99", p99)):
-        rows[name][k].append(float(v))
-med = {n: {k: statistics.median(v) for k, v in d.items()} for n, d in rows.items()}
+PYTHONPATH=bench/compare python3 - "$results" <<'PY'
+import statistics, sys
+from results import load
+rows, med = load(sys.argv[1])
 print("\n| target / mode @ tool | median req/s | median p50 ms | median p99 ms | req/s vs keep-alive | raw vs wrk |")
 print("|---|---:|---:|---:|---:|---:|")
 for n, m in med.items():

@@ -21,7 +21,7 @@ TEST(config_state, defaults_to_the_embedded_store) {
 TEST(config_state, redis_with_a_unix_socket_and_every_key) {
     const auto r = parse("[state]\nbackend = \"redis\"\naddress = \"unix:/run/redis/redis.sock\"\nkey_prefix = \"ar\"\n"
                          "node_name = \"node-a\"\nconnect_timeout = \"2s\"\ncommand_timeout = \"200ms\"\n"
-                         "lease_ttl = \"5s\"\nfail_mode = \"closed\"\n" + room);
+                         "lease_ttl = \"5s\"\nfail_mode = \"local\"\n" + room);
     expect_valid(r);
     const auto& s = r.cfg->state;
     EXPECT_EQ(s.backend, state_backend::redis);
@@ -31,6 +31,7 @@ TEST(config_state, redis_with_a_unix_socket_and_every_key) {
     EXPECT_EQ(s.connect_timeout.count(), 2000);
     EXPECT_EQ(s.command_timeout.count(), 200);
     EXPECT_EQ(s.lease_ttl.count(), 5000);
+    EXPECT_EQ(s.fail_mode, state_fail_mode::local);
 }
 
 TEST(config_state, a_tcp_address_is_normalised_and_checked) {
@@ -51,7 +52,7 @@ TEST(config_state, bad_values_name_file_line_and_what_is_allowed) {
     EXPECT_EQ(e.text(), "test.toml:2: state.backend: must be one of \"embedded\", \"redis\"; got \"etcd\"");
     e = only_error(parse("[state]\nfail_mode = \"open\"\n"));
     EXPECT_EQ(e.key, "state.fail_mode");
-    EXPECT_NE(e.message.find("\"closed\""), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("\"closed\", \"local\""), std::string::npos) << e.message;
     e = only_error(parse("[state]\nkey_prefix = \"a{b}\"\n"));
     EXPECT_EQ(e.key, "state.key_prefix");
     e = only_error(parse("[state]\nlease_ttl = \"100ms\"\n"));

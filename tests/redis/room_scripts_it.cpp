@@ -214,6 +214,25 @@ TEST_F(room_scripts_it, claims_are_idempotent_and_end_with_the_claim_window) {
     EXPECT_EQ(advance(t0 + 700'000, 6000, 100).active, 1);  // touched past its first expiry
 }
 
+TEST_F(room_scripts_it, numbers_handed_out_alone_raise_the_sequence_and_ended_passes_are_not_revived) {
+    const auto block = [&](std::int64_t floor) {
+        return eval(redis::reserve_script(), {k_.seq, k_.blocks}, {"16", std::to_string(t0), "3000", std::to_string(floor)})
+            .integer;
+    };
+    EXPECT_EQ(block(0), 16);
+    EXPECT_EQ(block(100), 116);  // a node handed out up to 100 alone: the next block starts above
+    EXPECT_EQ(block(50), 132);   // a lower floor changes nothing
+    // Revive adds a missing pass, unless the upstream ended it (remembered in `ended`).
+    std::optional<redis::result> r;
+    client_->command({"ZADD", k_.ended, std::to_string(t0 + 60'000), "ended-pass"}, [&](redis::result x) { r = std::move(x); });
+    ASSERT_TRUE(run_until([&] { return r.has_value(); }));
+    const std::string expiry = std::to_string(t0 + 900'000);
+    EXPECT_EQ(eval(redis::touch_script(), {k_.passes, k_.ended}, {"alone-pass", expiry, "1"}).integer, 1);
+    EXPECT_EQ(eval(redis::touch_script(), {k_.passes, k_.ended}, {"alone-pass", expiry, "0"}).integer, 1);
+    EXPECT_EQ(eval(redis::touch_script(), {k_.passes, k_.ended}, {"ended-pass", expiry, "1"}).integer, 0);
+    EXPECT_EQ(advance(t0, 6000, 100).active, 1);
+}
+
 TEST_F(room_scripts_it, a_settings_change_on_one_node_reaches_the_others_within_the_interval) {
     // Three nodes, each with its own connection; node a changes the rate.
     std::vector<std::shared_ptr<redis::client>> clients;

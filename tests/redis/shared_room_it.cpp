@@ -72,15 +72,15 @@ protected:
         ASSERT_TRUE(redis_->ready()) << redis_->proc().out();
     }
 
-    void start_nodes(std::size_t n, const std::string& rooms) {
+    void start_nodes(std::size_t n, const std::string& rooms, const std::string& fail_mode = "closed") {
         for (std::size_t i = 0; i < n; ++i) {
             const std::string toml =
                 "state_dir = \"" + file("state" + std::to_string(i)) + "\"\n" +
                 upstream_block("[\"" + up_.address() + "\"]") + "\n[admission]\nkey_file = \"" + file("keys.toml") +
                 "\"\nbind_ip = false\n\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"" + file("admin.token") +
                 "\"\n\n[state]\nbackend = \"redis\"\naddress = \"unix:" + redis_server_process::socket_path(dir_) +
-                "\"\nkey_prefix = \"it\"\nnode_name = \"node" + std::to_string(i) + "\"\nlease_ttl = \"1s\"\n\n" +
-                rooms;
+                "\"\nkey_prefix = \"it\"\nnode_name = \"node" + std::to_string(i) + "\"\nlease_ttl = \"1s\"\nfail_mode = \"" + fail_mode +
+                "\"\n\n" + rooms;
             nodes_.push_back(std::make_unique<proxy_under_test>(toml));
         }
         for (std::size_t i = 0; i < n; ++i) {
@@ -88,6 +88,10 @@ protected:
                 << "node " << i << " did not sync with Redis";
         }
         ASSERT_TRUE(eventually([&] { return leaders() == 1; }, 5s));
+        for (std::size_t i = 0; i < n; ++i) {  // every node knows how many there are (fail mode local's share)
+            ASSERT_TRUE(eventually([&] { return metric(i, "anteroom_state_nodes") == static_cast<double>(n); }, 10s))
+                << "node " << i << " sees " << metric(i, "anteroom_state_nodes") << " nodes";
+        }
     }
 
     double metric(std::size_t node, const std::string& series) {
@@ -369,6 +373,158 @@ TEST_F(shared_room_it, redis_stopped_and_started_again_new_visitors_wait_and_nob
     ASSERT_TRUE(r);
     EXPECT_EQ(r->result_int(), 200);
     EXPECT_TRUE(r->body().find("\"state\"") == std::string::npos) << r->body();
+}
+
+TEST_F(shared_room_it, fail_mode_local_nodes_go_on_alone_with_their_share_and_hand_everything_back) {
+    // 60 a minute and 9 places: alone, each of the three nodes admits 1 every 3 s and at most 3.
+    start_nodes(3, room_toml(60, 9, "paused"), "local");
+    std::vector<visitor> vs(24);
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        ASSERT_TRUE(visit(i % 3, vs[i]));
+        ASSERT_NE(vs[i].seq, 0u);
+    }
+    redis_.reset();  // SIGKILL while the room is paused: nobody is in yet
+    for (std::size_t n = 0; n < 3; ++n) {
+        ASSERT_TRUE(eventually([&] { return metric(n, "anteroom_state_rooms_alone") == 1; }, 5s)) << "node " << n;
+    }
+    // A newcomer gets a place behind everybody, not "please wait"; two newcomers on two nodes
+    // get different numbers.
+    visitor late1, late2;
+    auto r = visit(1, late1);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200) << r->body();
+    ASSERT_TRUE(visit(2, late2));
+    const std::uint64_t highest = std::max_element(vs.begin(), vs.end(), [](const visitor& a, const visitor& b) {
+                                      return a.seq < b.seq;
+                                  })->seq;
+    EXPECT_GT(late1.seq, highest);
+    EXPECT_GT(late2.seq, highest);
+    EXPECT_NE(late1.seq, late2.seq);
+    vs.push_back(late1);
+    vs.push_back(late2);
+    // Everybody polls each node once while the room is still paused: each node knows who waits.
+    for (std::size_t k = 0; k < 3; ++k) {
+        for (std::size_t i = 0; i < vs.size(); ++i) {
+            r = visit((i + k) % 3, vs[i]);
+            ASSERT_TRUE(r);
+            ASSERT_EQ(r->result_int(), 200);
+        }
+    }
+
+    // The room opens on every node (the change goes to Redis when it is back).
+    for (std::size_t n = 0; n < 3; ++n) {
+        ASSERT_EQ(admin(n, "POST", "/admin/rooms/book", R"({"mode":"fifo"})")->result_int(), 200);
+    }
+    const auto opened = clock_type::now();
+    auto admitted = [&] {
+        return static_cast<std::size_t>(
+            std::count_if(vs.begin(), vs.end(), [](const visitor& v) { return !v.pass.empty(); }));
+    };
+    std::size_t round = 1;
+    const auto poll_round = [&] {  // everybody still waiting once, each on the next node
+        for (std::size_t i = 0; i < vs.size(); ++i) {
+            if (vs[i].pass.empty()) {
+                visit((i + round) % 3, vs[i]);
+            }
+        }
+        ++round;
+    };
+    // The rate: after 4 s at most 4 (the room's 60 a minute) plus one per node (its first token).
+    while (clock_type::now() - opened < 4s) {
+        poll_round();
+    }
+    const double seconds = std::chrono::duration<double>(clock_type::now() - opened).count();
+    const std::size_t in_4s = admitted();
+    EXPECT_GE(in_4s, 1u) << "nothing advances";
+    EXPECT_LE(static_cast<double>(in_4s), seconds + 3) << "more than the rate in " << seconds << " s";
+    // The cap: the nodes stop at 9 (3 free places each), whatever the rate allows.
+    ASSERT_TRUE(eventually([&] {
+        poll_round();
+        return admitted() >= 9;
+    }, 20s)) << admitted() << " admitted";
+    const auto full = clock_type::now();
+    while (clock_type::now() - full < 2s) {
+        poll_round();
+    }
+    EXPECT_EQ(admitted(), 9u);
+    std::printf("fail mode local: %zu admitted in the first %.2f s (60/min configured), the 9th after %.2f s\n", in_4s,
+                seconds, std::chrono::duration<double>(full - opened).count());
+    // In line order: the nine admitted hold the lowest numbers but for a place or two a node's
+    // token went to while a lower one polled another node.
+    std::vector<std::uint64_t> order;
+    for (const auto& v : vs) {
+        order.push_back(v.seq);
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& v : vs) {
+        if (!v.pass.empty()) {
+            EXPECT_LE(v.seq, order[10]) << "admitted far out of line";
+        }
+    }
+    double alone_total = 0;
+    for (std::size_t n = 0; n < 3; ++n) {
+        alone_total += metric(n, "anteroom_state_admitted_alone_total");
+    }
+    EXPECT_EQ(alone_total, 9);
+
+    // Redis comes back empty: the nodes re-seed the room, count their admissions into it, and
+    // the passes they gave alone work on every node.
+    start_redis();
+    ASSERT_TRUE(eventually([&] {
+        return metric(0, "anteroom_state_redis_connected") == 1 && metric(1, "anteroom_state_redis_connected") == 1 &&
+               metric(2, "anteroom_state_redis_connected") == 1;
+    }, 15s));
+    for (std::size_t n = 0; n < 3; ++n) {
+        EXPECT_EQ(metric(n, "anteroom_state_rooms_alone"), 0) << "node " << n;
+    }
+    ASSERT_TRUE(eventually([&] { return metric(0, "anteroom_room_admitted_total{room=\"book\"}") >= 9; }, 5s));
+    for (auto& v : vs) {
+        if (v.pass.empty()) {
+            continue;
+        }
+        for (std::size_t n = 0; n < 3; ++n) {
+            const auto before = up_.request_count();
+            r = visit(n, v);
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->result_int(), 200);
+            EXPECT_EQ(up_.request_count(), before + 1) << "a pass given alone refused by node " << n;
+        }
+    }
+    // Nobody lost a place: with room for everybody, everybody gets in with the ticket they had;
+    // a newcomer now gets a number above those handed out alone.
+    ASSERT_EQ(admin(0, "POST", "/admin/rooms/book", R"({"max_active_users":1000,"new_users_per_minute":6000})")
+                  ->result_int(),
+              200);
+    visitor after;
+    ASSERT_TRUE(eventually([&] {
+        r = visit(0, after);
+        return r && r->result_int() == 200 && after.seq != 0;
+    }, 5s));
+    EXPECT_GT(after.seq, std::max(late1.seq, late2.seq)) << "a number was handed out twice";
+    std::string last;
+    ASSERT_TRUE(eventually([&] {
+        for (std::size_t i = 0; i < vs.size(); ++i) {
+            if (vs[i].pass.empty()) {
+                const auto answer = visit((i + round) % 3, vs[i]);
+                last = "seq " + std::to_string(vs[i].seq) + ": " + (answer ? answer->body() : std::string("no answer"));
+            }
+        }
+        ++round;
+        return admitted() == vs.size();
+    }, 20s)) << last;
+    for (const auto& v : vs) {
+        EXPECT_EQ(v.tickets_given, 1);
+    }
+    // A pass given alone that the upstream ends on one node is not taken back in by another.
+    visitor& first = vs[0];
+    ASSERT_TRUE(visit(0, first, "/book/done/session-end"));
+    for (std::size_t n = 1; n < 3; ++n) {
+        EXPECT_TRUE(eventually([&] {
+            const auto before = up_.request_count();
+            visitor copy = first;
+            return visit(n, copy) && up_.request_count() == before;
+        }, 5s)) << "node " << n << " still serves an ended pass";
+    }
 }
 
 }  // namespace
