@@ -309,6 +309,8 @@ struct room_slot {
     std::vector<std::uint64_t> ends_out;
     std::vector<std::pair<std::uint64_t, unix_ms>> bypass_out;
     std::uint64_t bypass_since_sync = 0;
+    std::uint64_t bypass_this_view = 0;  // bypass passes granted since the last view
+    std::uint64_t bypass_share = 0;      // this node's share of the places free at the last view
 
     std::optional<std::int64_t> available;
     std::optional<unix_ms> next_capacity_at;
@@ -673,8 +675,11 @@ public:
         }
         std::lock_guard lock(slot->mu);
         room_slot& r = *slot;
+        // Connected, a node grants at most its share of the places free at its last view until
+        // the next one (take_view).
         if (r.alone ? r.alone_passes.size() >= r.alone_free
-                    : degraded(r, now) || r.active + r.bypass_since_sync >= r.settings.max_active_users) {
+                    : degraded(r, now) || r.active + r.bypass_since_sync >= r.settings.max_active_users ||
+                          r.bypass_this_view >= r.bypass_share) {
             return {};
         }
         std::array<std::uint8_t, 8> rnd{};
@@ -685,6 +690,7 @@ public:
         pass p{r.cfg.id, id, now, now + r.cfg.session_max_duration.count(), binding, 0};
         r.bypass_out.emplace_back(id, std::min(now + r.cfg.session_idle_timeout.count(), p.expires_at));
         ++r.bypass_since_sync;
+        ++r.bypass_this_view;
         if (r.alone) {
             r.alone_passes.insert(id);
         }
@@ -946,7 +952,8 @@ private:
         }
         const double rate = r.settings.new_users_per_minute;  // per minute
         const double share = rate / static_cast<double>(n);
-        r.alone_tokens = std::min(std::max(1.0, share / 6.0), r.alone_tokens + dt * share / 60'000.0);
+        // A second of its share saved up at most (at least one admission), as the shared bucket.
+        r.alone_tokens = std::min(std::max(1.0, share / 60.0), r.alone_tokens + dt * share / 60'000.0);
         if (r.alone_passes.size() >= r.alone_free) {
             return;
         }
@@ -1468,6 +1475,19 @@ private:
         r.issued = std::max(r.issued, static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[1].integer)));
         r.active = static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[2].integer));
         r.bypass_since_sync = r.bypass_out.size();
+        {
+            // Bypass passes until the next view: this node's part of the places free now, less
+            // what the other nodes may have granted since their last sync (not in this view
+            // yet; taken as this node's own last share each), split exactly among the N nodes
+            // by index. Nodes granting at once then stay within the cap but for views that
+            // disagree (docs/shared-state.md, "Bounded overshoot").
+            const std::uint64_t n = std::max<std::uint32_t>(1, r.nodes), cap = r.settings.max_active_users;
+            const std::uint64_t used = r.active + r.bypass_since_sync + (n - 1) * r.bypass_share;
+            const std::uint64_t left = cap > used ? cap - used : 0;
+            // The odd places go to other indexes every second, so a node is not left out for long.
+            r.bypass_share = left / n + ((r.node_index + static_cast<std::uint64_t>(now / 1000)) % n < left % n ? 1 : 0);
+            r.bypass_this_view = 0;
+        }
         const auto& st = e[3].elements;
         std::uint64_t* fields[] = {&r.admitted, &r.skipped, &r.unclaimed, &r.expired, &r.bypassed, &r.ended};
         for (std::size_t i = 0; i < st.size() && i < std::size(fields); ++i) {
