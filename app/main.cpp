@@ -234,6 +234,9 @@ int cmd_invite(const std::string& keys_path, const std::string& room, const std:
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A peer that went away must fail a write with EPIPE, not end the process (Asio's sockets
+    // send with MSG_NOSIGNAL; hiredis and anything else writing with write(2) do not).
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"anteroom — virtual waiting room and admission proxy"};
     app.set_version_flag("--version", std::string("anteroom ") + ANTEROOM_VERSION);
     std::string config_path = "conf/anteroom.toml";

@@ -1,5 +1,10 @@
 #include "redis/client.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
@@ -10,6 +15,42 @@
 #include "common/log.hpp"
 
 namespace anteroom::redis {
+
+namespace {
+
+// hiredis writes with write(2): a write to a Redis that went away raises SIGPIPE, which ends a
+// process that does not ignore it (anteroom's main ignores it; a test binary or another program
+// embedding this client may not). SIGPIPE from write(2) goes to the writing thread, so it is
+// blocked around hiredis's writes and one it raised is taken off before the mask is restored.
+class sigpipe_guard {
+public:
+    sigpipe_guard() {
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        sigset_t pending;
+        sigemptyset(&pending);
+        was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    }
+    ~sigpipe_guard() {
+        sigset_t pending;
+        sigemptyset(&pending);
+        if (!was_pending_ && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+            const timespec zero{0, 0};
+            while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    sigpipe_guard(const sigpipe_guard&) = delete;
+    sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+
+private:
+    sigset_t pipe_{}, old_{};
+    bool was_pending_ = false;
+};
+
+}  // namespace
 
 std::string_view to_string(errc e) {
     switch (e) {
@@ -101,7 +142,12 @@ struct client::conn : std::enable_shared_from_this<client::conn> {
             if (ec || c->dead || !wanted) {
                 return;
             }
-            (read ? redisAsyncHandleRead : redisAsyncHandleWrite)(c->ac);
+            if (read) {
+                redisAsyncHandleRead(c->ac);
+            } else {
+                const sigpipe_guard guard;
+                redisAsyncHandleWrite(c->ac);
+            }
             if (!c->dead && wanted && !armed) {
                 c->arm(read);
             }

@@ -7,9 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <functional>
+#include <future>
+#include <thread>
 
 #include "redis/client.hpp"
 #include "redis/lease.hpp"
@@ -184,6 +190,52 @@ TEST_F(redis_client_it, a_restarted_server_is_found_again_and_stop_fails_what_is
     io_.poll();  // whatever the stop left to run
     EXPECT_EQ(states_.size(), 3u);
     EXPECT_EQ(client_->pending(), 0u);
+}
+
+// A server that stops reading (shutdown(SHUT_RD) on its side of a unix socket) makes the
+// client's next write fail with EPIPE — and raise SIGPIPE, which ends this test binary (gtest
+// does not ignore it) unless the client keeps it off its writes. The "server" here answers the
+// client's handshake PING, then stops reading and keeps the socket open (no EOF for the client).
+TEST_F(redis_client_it, a_server_that_stops_reading_fails_the_command_and_the_process_lives_on) {
+    const std::string path = redis_server_process::socket_path(dir_);
+    const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    ASSERT_LT(path.size(), sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(listener, 4), 0);
+    std::promise<void> done;
+    std::thread server([listener, finished = done.get_future()]() mutable {
+        const int fd = ::accept(listener, nullptr, nullptr);
+        if (fd < 0) {
+            return;
+        }
+        std::string got;
+        char buf[256];
+        while (got.find("PING") == std::string::npos) {
+            const ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n <= 0) {
+                ::close(fd);
+                return;
+            }
+            got.append(buf, static_cast<std::size_t>(n));
+        }
+        const char pong[] = "+PONG\r\n";
+        (void)!::write(fd, pong, sizeof pong - 1);
+        ::shutdown(fd, SHUT_RD);
+        finished.wait();
+        ::close(fd);
+    });
+    start_client();
+    ASSERT_TRUE(run_until([&] { return client_->connected(); }));
+    const auto r = call({"PING"});
+    EXPECT_FALSE(r.ok()) << "a write to a server that does not read any more went through";
+    EXPECT_FALSE(client_->connected());
+    done.set_value();
+    server.join();
+    ::close(listener);
 }
 
 // ---- leases: one holder at a time, takeover after the holder dies -------------------------
