@@ -276,18 +276,40 @@ struct room_slot {
     std::deque<std::pair<unix_ms, std::uint64_t>> outflow;  // (time, admitted) per sync, last 2 minutes
 
     // Numbers to hand out: [block_next, block_end), reserved at block_at; the spare block is the
-    // next one, reserved before this one runs out.
-    std::uint64_t block_next = 0, block_end = 0;
+    // next one, reserved before this one runs out. A block is named in Redis by its first number
+    // (0: none).
+    std::uint64_t block_first = 0, block_next = 0, block_end = 0;
     unix_ms block_at = 0;
-    std::uint64_t spare_next = 0, spare_end = 0;
+    std::uint64_t spare_first = 0, spare_next = 0, spare_end = 0;
     unix_ms spare_at = 0;
     std::uint64_t block_size = min_block;
     bool reserving = false;
+    // Blocks this node hands out no more numbers from (used up or aged out): removed from the
+    // room's `blocks` with the next sync, after the places seen from them, so `advance` skips
+    // their unused numbers at once instead of waiting out the grace.
+    std::vector<std::uint64_t> retired_out;
+    void retire_block() {
+        if (block_first != 0 && retired_out.size() < max_gone) {
+            retired_out.push_back(block_first);
+        }
+        block_first = 0;
+        block_next = block_end;
+    }
+    void retire_spare() {
+        if (spare_first != 0 && retired_out.size() < max_gone) {
+            retired_out.push_back(spare_first);
+        }
+        spare_first = 0;
+        spare_next = spare_end;
+    }
 
     bool usable(unix_ms now, unix_ms max_age) const { return block_next < block_end && now - block_at < max_age; }
     // The next number, or 0 when neither block has one young enough.
     std::uint64_t take(unix_ms now, unix_ms max_age) {
         if (!usable(now, max_age) && spare_next < spare_end && now - spare_at < max_age) {
+            retire_block();
+            block_first = spare_first;
+            spare_first = 0;
             block_next = spare_next;
             block_end = spare_end;
             block_at = spare_at;
@@ -604,8 +626,9 @@ public:
         }
         // Below the serving position and not known here: admitted and claimed on another node,
         // admitted after this node's last view, or skipped. A claim finds out; meanwhile the
-        // visitor is told to ask again in a moment.
-        if (r.probing.insert(t.seq).second) {
+        // visitor is told to ask again in a moment. Bounded: while Redis is away the probes wait
+        // for it, and a visitor past the bound is probed on a later poll.
+        if (r.probing.size() < max_seen_buffer && r.probing.insert(t.seq).second) {
             r.claims_out.push_back(
                 {t.seq, pid, now + std::min(r.cfg.session_idle_timeout.count(), r.cfg.session_max_duration.count()), true});
         }
@@ -1131,10 +1154,14 @@ private:
                           if (res.ok() && res.reply.type == value::kind::integer && res.reply.integer >= 0) {
                               const auto last = static_cast<std::uint64_t>(res.reply.integer);
                               if (r.usable(now, max_age)) {
+                                  r.retire_spare();  // none, or one that aged out unused
+                                  r.spare_first = last - n + 1;
                                   r.spare_next = last - n + 1;
                                   r.spare_end = last + 1;
                                   r.spare_at = now;
                               } else {
+                                  r.retire_block();
+                                  r.block_first = last - n + 1;
                                   r.block_next = last - n + 1;
                                   r.block_end = last + 1;
                                   r.block_at = now;
@@ -1182,6 +1209,7 @@ private:
         std::uint32_t epoch = 0;
         std::string secret_hex;
         std::uint64_t issued = 0, next = 1, floor = 0, admitted_alone = 0;
+        std::vector<std::uint64_t> retired;
         bool live_due = false;
         unix_ms cursor = 0;
         unix_ms abandon_ms = 0;  // the room's abandon_after
@@ -1211,6 +1239,14 @@ private:
                 ends.swap(r.ends_out);
                 bypass.swap(r.bypass_out);
                 admitted_alone = std::exchange(r.alone_unreported, 0);
+                const unix_ms max_age = opts_.block_max_age.count();
+                if (r.block_first != 0 && (r.block_next >= r.block_end || now - r.block_at >= max_age)) {
+                    r.retire_block();
+                }
+                if (r.spare_first != 0 && now - r.spare_at >= max_age) {
+                    r.retire_spare();
+                }
+                retired.swap(r.retired_out);
                 need_numbers = r.wants_numbers(now, opts_.block_max_age.count());
             }
         }
@@ -1238,6 +1274,14 @@ private:
         if (identity_known) {
             send_settings(slot);
             flush(slot, keys, abandon_ms, max_session_ms, now, seen, absent, claims, touches, ends, bypass);
+            if (!retired.empty()) {
+                // After the seen marks of their numbers; if it fails, the grace covers it.
+                std::vector<std::string> argv{"ZREM", keys.blocks};
+                for (const auto first : retired) {
+                    argv.push_back(std::to_string(first));
+                }
+                client_->command(std::move(argv), [](result) {});
+            }
             if (admitted_alone > 0) {
                 client_->eval(admitted_alone_script(), {keys.stats}, {std::to_string(admitted_alone)},
                               [slot, admitted_alone](result res) {
@@ -1309,7 +1353,9 @@ private:
             r.pending.clear();
             r.gone.clear();
             r.pending_cursor = 0;
-            r.block_next = r.block_end = 0;
+            r.block_next = r.block_end = r.spare_next = r.spare_end = 0;
+            r.block_first = r.spare_first = 0;
+            r.retired_out.clear();
         }
         r.epoch = epoch;
         r.secret_hex = e[1].str;

@@ -327,6 +327,28 @@ TEST_F(shared_room_it, bypass_passes_asked_on_every_node_at_once_overshoot_the_c
     }
 }
 
+TEST_F(shared_room_it, a_newcomer_behind_numbers_another_node_never_handed_out_waits_less_than_the_grace) {
+    // An open line with nobody in it: each node's unused block numbers lie between the
+    // newcomers; a node gives its aged-out blocks back, so `advance` skips their numbers within
+    // block_max_age (1 s) + a sync instead of the 3 s grace.
+    start_nodes(3, room_toml(6000, 1000));
+    std::vector<double> waits;
+    for (std::size_t i = 0; i < 6; ++i) {
+        visitor v;
+        const auto arrived = clock_type::now();
+        ASSERT_TRUE(visit(i % 3, v));
+        ASSERT_TRUE(eventually([&] {
+            visit((i + 1) % 3, v);
+            return !v.pass.empty();
+        }, 10s));
+        waits.push_back(std::chrono::duration<double>(clock_type::now() - arrived).count());
+    }
+    std::sort(waits.begin(), waits.end());
+    std::printf("newcomer in an empty line: waits %.2f .. %.2f s (median %.2f)\n", waits.front(), waits.back(),
+                waits[waits.size() / 2]);
+    EXPECT_LT(waits[waits.size() / 2], 2.0) << "held up by unused numbers until the grace";
+}
+
 TEST_F(shared_room_it, redis_stopped_and_started_again_new_visitors_wait_and_nobody_loses_a_place) {
     start_nodes(3, room_toml(600, 1000, "paused"));
     std::vector<visitor> vs(20);
