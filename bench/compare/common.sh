@@ -47,6 +47,13 @@ PY
   fi
 }
 
+# One measured round: appended to $results (for results.py) and shown. $1 round, $2 row name,
+# $3 req/s, $4 p50 ms, $5 p99 ms, $6 notes.
+record_round() {
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$results"
+  printf 'round %s %-30s %10s req/s  p50 %8sms p99 %8sms %s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}"
+}
+
 # Writes $1/nginx.conf for one worker without access log and with long keep-alive; $2 is the
 # text inside http { } (upstream and server blocks), $3 worker_connections (default 4096).
 # Start it with: nginx -c "$1/nginx.conf" -g 'daemon off;'

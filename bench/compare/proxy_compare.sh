@@ -171,8 +171,7 @@ for r in $(seq "$rounds"); do
       hdr=()
       [[ -n ${headers[$name]:-} ]] && hdr=(-H "${headers[$name]}")
       read -r rps p50 p99 errs < <(measure_once "$t" "$conns" "$duration" "http://127.0.0.1:$port${paths[$name]:-/}" "${hdr[@]}")
-      printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$row" "$rps" "$p50" "$p99" >> "$results"
-      printf 'round %s %-30s %10s req/s  p50 %8sms p99 %8sms %s\n' "$r" "$row" "$rps" "$p50" "$p99" "$errs"
+      record_round "$r" "$row" "$rps" "$p50" "$p99" "$errs"
     done
   done
 done

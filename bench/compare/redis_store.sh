@@ -126,8 +126,7 @@ for r in $(seq "$rounds"); do
         url="http://127.0.0.1:${port[$store]}/" hdr="Cookie: ${pass[$store]}"
       fi
       read -r rps p50 p99 notes < <(measure_once wrk "$conns" "$duration" "$url" -H "$hdr")
-      printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$kind-$store" "$rps" "$p50" "$p99" >> "$results"
-      printf 'round %s %-16s %10s req/s  p50 %8sms p99 %8sms %s\n' "$r" "$kind-$store" "$rps" "$p50" "$p99" "$notes"
+      record_round "$r" "$kind-$store" "$rps" "$p50" "$p99" "$notes"
     done
   done
 done

@@ -154,8 +154,7 @@ for r in $(seq "$rounds"); do
         esac
         row="${c%%:*}/$m@$t"
         read -r rps p50 p99 notes < <(measure_once "$t" "$conns" "$duration" "https://127.0.0.1:${c##*:}$path" "${args[@]}")
-        printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$row" "$rps" "$p50" "$p99" >> "$results"
-        printf 'round %s %-30s %10s req/s  p50 %8sms p99 %8sms %s\n' "$r" "$row" "$rps" "$p50" "$p99" "$notes"
+        record_round "$r" "$row" "$rps" "$p50" "$p99" "$notes"
       done
     done
   done
