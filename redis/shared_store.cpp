@@ -226,6 +226,7 @@ struct local_pass {
     pass p;
     unix_ms touched_at = 0;
     enum class state : std::uint8_t { active, unconfirmed, ended } st = state::active;
+    bool given_alone = false;  // given while Redis was away (fail mode local): touches revive it
 };
 
 // A pass given by a node alone (fail mode local) has the id of its place's pass with the lowest
@@ -325,6 +326,11 @@ struct room_slot {
 
     // Recorded by requests, flushed by the next sync.
     std::unordered_set<std::uint64_t> seen_out;
+    void see(std::uint64_t seq) {
+        if (seen_out.size() < max_seen_buffer) {
+            seen_out.insert(seq);
+        }
+    }
     std::vector<std::uint64_t> absent_out;
     std::vector<claim_op> claims_out;
     std::unordered_map<std::uint64_t, std::pair<unix_ms, bool>> touches_out;  // pass id -> (expiry, revive)
@@ -524,9 +530,7 @@ public:
         }
         if (r.alone) {
             const std::uint64_t seq = alone_number(r);
-            if (r.seen_out.size() < max_seen_buffer) {
-                r.seen_out.insert(seq);
-            }
+            r.see(seq);
             return ticket{r.cfg.id, seq, now, binding, 0, r.epoch};
         }
         const unix_ms max_age = opts_.block_max_age.count();
@@ -545,9 +549,7 @@ public:
             ask_for_numbers(slot);
             lock.lock();
         }
-        if (r.seen_out.size() < max_seen_buffer) {
-            r.seen_out.insert(seq);
-        }
+        r.see(seq);
         r.issued = std::max(r.issued, seq);
         return ticket{r.cfg.id, seq, now, binding, 0, r.epoch};
     }
@@ -574,9 +576,7 @@ public:
         if (!r.identity_known) {
             // Not synced yet (a node just started, Redis away): keep the place, ask again soon.
             w.refresh_after_seconds = 5;
-            if (r.seen_out.size() < max_seen_buffer) {
-                r.seen_out.insert(t.seq);
-            }
+            r.see(t.seq);
             return w;
         }
         if (t.epoch != r.epoch) {
@@ -664,7 +664,7 @@ public:
             if (r.passes.size() >= max_pass_cache) {
                 return pass_status::active;
             }
-            it = r.passes.emplace(p.pass_id, local_pass{p, now, local_pass::state::unconfirmed}).first;
+            it = r.passes.emplace(p.pass_id, local_pass{p, now, local_pass::state::unconfirmed, given_alone(r, p)}).first;
         }
         local_pass& lp = it->second;
         if (lp.st == local_pass::state::ended) {
@@ -860,16 +860,18 @@ private:
         return r.sold_out() ? room_state::sold_out : room_state::queued;
     }
 
-    // A pass given while Redis was away (fail mode local) goes into Redis with its touches.
+    // Whether a pass was given while Redis was away (fail mode local): asked once, when the
+    // pass enters this node's cache.
     static bool given_alone(const room_slot& r, const pass& p) {
         return p.ticket_seq != 0 && r.identity_known && p.pass_id == alone_pass_id(r.pass_id_for(p.ticket_seq));
     }
 
+    // A pass given alone goes into Redis with its touches (revive).
     void touch_locked(room_slot& r, local_pass& lp, unix_ms now, bool revive) {
         lp.touched_at = now;
         auto& t = r.touches_out[lp.p.pass_id];
         t.first = std::min(now + r.cfg.session_idle_timeout.count(), lp.p.expires_at);
-        t.second = t.second || revive || given_alone(r, lp.p);
+        t.second = t.second || revive || lp.given_alone;
     }
 
     // ---- fail mode local -------------------------------------------------------------------
@@ -902,7 +904,7 @@ private:
         if (r.alone_tokens >= 1 && r.alone_passes.size() < r.alone_free) {
             const std::uint64_t pid = alone_pass_id(r.pass_id_for(t.seq));
             local_pass lp{pass{r.cfg.id, pid, now, now + r.cfg.session_max_duration.count(), t.binding, t.seq}, now,
-                          local_pass::state::active};
+                          local_pass::state::active, true};
             touch_locked(r, lp, now, true);
             // Not live for the lease holder when Redis is back: it is in already.
             r.seen_out.erase(t.seq);
@@ -919,9 +921,7 @@ private:
             r.passes.insert_or_assign(pid, std::move(lp));
             return w;
         }
-        if (r.seen_out.size() < max_seen_buffer) {
-            r.seen_out.insert(t.seq);
-        }
+        r.see(t.seq);
         r.saw(t.seq);
         w.state = room_state::queued;
         w.position = 1;
@@ -996,9 +996,7 @@ private:
     wait_info waiting_answer(room_slot& r, std::uint64_t seq, unix_ms now) {
         wait_info w;
         w.updated_at = now;
-        if (r.seen_out.size() < max_seen_buffer) {
-            r.seen_out.insert(seq);
-        }
+        r.see(seq);
         if (opts_.fail_local) {
             r.saw(seq);
         }
@@ -1382,9 +1380,7 @@ private:
                               if (!res.ok()) {  // kept for the next sync
                                   std::lock_guard lock(slot->mu);
                                   for (auto s : batch) {
-                                      if (slot->seen_out.size() < max_seen_buffer) {
-                                          slot->seen_out.insert(s);
-                                      }
+                                      slot->see(s);
                                   }
                               }
                           });
