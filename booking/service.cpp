@@ -21,11 +21,16 @@ namespace {
 
 unix_seconds system_now() { return std::time(nullptr); }
 
-// One queued request: the store call runs on a worker, the completion resumes the connection's
-// coroutine on its own executor.
+// One queued request. execute() runs it on a worker with that worker's store; complete() posts
+// the answer to the connection's executor. Inside a group commit the two are apart: answers go
+// out only after the batch has committed.
 struct job {
     virtual ~job() = default;
-    virtual void run(store* db) = 0;  // db is null when the pool is stopping
+    // db is null when the pool is stopping or full: the request then gets its 503.
+    virtual void execute(store* db) = 0;
+    virtual void complete() = 0;
+    bool shares_commit = false;
+    std::uint64_t seq = 0;  // arrival order across both queues
 };
 
 template <class Handler>
@@ -33,23 +38,38 @@ struct request_job final : job {
     request_job(simple_request r, const web_settings& s, Handler h)
         : req(std::move(r)), settings(s), handler(std::move(h)) {}
 
-    void run(store* db) override {
-        std::optional<simple_response> res;
+    void execute(store* db) override {
+        res.reset();
         if (db != nullptr) {
             res.emplace(dispatch(all_routes(), req, *db, settings));
         }
+    }
+    void complete() override {
         auto ex = net::get_associated_executor(handler);
-        net::post(ex, [h = std::move(handler), res = std::move(res)]() mutable { std::move(h)(std::move(res)); });
+        net::post(ex, [h = std::move(handler), r = std::move(res)]() mutable { std::move(h)(std::move(r)); });
     }
 
     simple_request req;
     const web_settings& settings;
     Handler handler;
+    std::optional<simple_response> res;
 };
 
+// SQLite workers, one store each. Requests queue in arrival order; a worker takes the oldest.
+// Short writes (route::shares_commit) queue apart: the worker that takes one takes every such
+// write queued (up to max_batch) and runs them in one transaction, each in a savepoint of its
+// own, then answers them all after one COMMIT (group commit). One batch runs at a time, the
+// others' writes queue behind it meanwhile, so the batch grows with the load. Reads and other
+// writes go on beside it on the other workers.
 class worker_pool {
 public:
-    explicit worker_pool(std::size_t max_queue) : max_queue_(max_queue) {}
+    struct stats {
+        counter* batches = nullptr;        // group commits
+        counter* batched_writes = nullptr; // requests answered by them
+    };
+
+    worker_pool(std::size_t max_queue, std::size_t max_batch, stats s)
+        : max_queue_(max_queue), max_batch_(std::max<std::size_t>(max_batch, 1)), stats_(s) {}
 
     void start(std::vector<std::unique_ptr<store>> stores) {
         for (auto& s : stores) {
@@ -57,17 +77,19 @@ public:
         }
     }
 
-    // Queues the job; when the queue is full or the pool is stopping it runs the job at once
+    // Queues the job; when the queue is full or the pool is stopping it answers the job at once
     // without a store (a request then gets its 503) and returns false.
     bool submit(std::unique_ptr<job> j) {
         {
             std::lock_guard lock(mu_);
-            if (!stopping_ && queue_.size() < max_queue_) {
-                queue_.push_back(std::move(j));
+            if (!stopping_ && queue_.size() + writes_.size() < max_queue_) {
+                j->seq = next_seq_++;
+                (j->shares_commit ? writes_ : queue_).push_back(std::move(j));
             }
         }
         if (j) {
-            j->run(nullptr);
+            j->execute(nullptr);
+            j->complete();
             return false;
         }
         cv_.notify_one();
@@ -79,11 +101,12 @@ public:
     bool submit_fn(Fn fn) {
         struct fn_job final : job {
             explicit fn_job(Fn f) : f(std::move(f)) {}
-            void run(store* db) override {
+            void execute(store* db) override {
                 if (db != nullptr) {
                     f(*db);
                 }
             }
+            void complete() override {}
             Fn f;
         };
         return submit(std::make_unique<fn_job>(std::move(fn)));
@@ -105,25 +128,81 @@ public:
 
 private:
     void loop(store& db) {
+        std::vector<std::unique_ptr<job>> batch;
+        batch.reserve(max_batch_);
         for (;;) {
-            std::unique_ptr<job> j;
+            std::unique_ptr<job> one;
             {
                 std::unique_lock lock(mu_);
-                cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-                if (queue_.empty()) {
+                cv_.wait(lock, [&] {
+                    return !queue_.empty() || (!writes_.empty() && !batching_) || (stopping_ && writes_.empty());
+                });
+                const bool batch_ready = !writes_.empty() && !batching_;
+                if (batch_ready && (queue_.empty() || writes_.front()->seq < queue_.front()->seq)) {
+                    batching_ = true;
+                    while (!writes_.empty() && batch.size() < max_batch_) {
+                        batch.push_back(std::move(writes_.front()));
+                        writes_.pop_front();
+                    }
+                } else if (!queue_.empty()) {
+                    one = std::move(queue_.front());
+                    queue_.pop_front();
+                } else {
                     return;  // stopping, and everything queued is done
                 }
-                j = std::move(queue_.front());
-                queue_.pop_front();
             }
-            j->run(&db);
+            if (one) {
+                one->execute(&db);
+                one->complete();
+                continue;
+            }
+            run_batch(db, batch);
+            batch.clear();
+            {
+                std::lock_guard lock(mu_);
+                batching_ = false;
+            }
+            cv_.notify_all();
+        }
+    }
+
+    // Answers only after COMMIT. If SQLite rolled the batch back on its own, or COMMIT failed,
+    // nothing of it was kept: each request then runs again alone, as it would have without
+    // group commit, and gets that answer.
+    void run_batch(store& db, std::vector<std::unique_ptr<job>>& batch) {
+        bool committed = false;
+        if (batch.size() > 1 && db.begin_batch() == store_error::ok) {
+            bool intact = true;
+            for (auto& j : batch) {
+                j->execute(&db);
+                if (!db.batch_intact()) {
+                    intact = false;
+                    break;
+                }
+            }
+            committed = db.end_batch(intact) == store_error::ok && intact;
+        }
+        if (committed) {
+            stats_.batches->inc();
+            stats_.batched_writes->inc(batch.size());
+        }
+        for (auto& j : batch) {
+            if (!committed) {
+                j->execute(&db);
+            }
+            j->complete();
         }
     }
 
     std::size_t max_queue_;
+    std::size_t max_batch_;
+    stats stats_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::unique_ptr<job>> queue_;
+    std::deque<std::unique_ptr<job>> writes_;
+    std::uint64_t next_seq_ = 0;
+    bool batching_ = false;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };
@@ -219,6 +298,10 @@ struct booking_metrics {
         cancelled = &m.get_counter("anteroom_booking_appointments_cancelled_total",
                                    "Appointments cancelled or given up by a rebooking (back in the pool at once)");
         registrations = &m.get_counter("anteroom_booking_registrations_total", "Registrations (online and hotline)");
+        batches = &m.get_counter("anteroom_booking_write_batches_total",
+                                 "Group commits: short writes (book, rebook, cancel) answered after one shared COMMIT");
+        batched_writes = &m.get_counter("anteroom_booking_batched_writes_total",
+                                        "Requests answered by group commits (divided by the batches: the mean batch size)");
     }
 
     void count(http::verb method, std::string_view target, unsigned status) {
@@ -251,6 +334,8 @@ struct booking_metrics {
     counter* booked_hotline = nullptr;
     counter* cancelled = nullptr;
     counter* registrations = nullptr;
+    counter* batches = nullptr;
+    counter* batched_writes = nullptr;
 };
 
 struct service::impl {
@@ -282,7 +367,10 @@ struct service::impl {
         auto res = co_await net::async_initiate<decltype(net::use_awaitable), void(std::optional<simple_response>)>(
             [this](auto handler, simple_request r) {
                 using H = decltype(handler);
-                pool->submit(std::make_unique<request_job<H>>(std::move(r), settings, std::move(handler)));
+                const bool shares = cfg->booking.write_batch > 1 && shares_commit(all_routes(), r);
+                auto j = std::make_unique<request_job<H>>(std::move(r), settings, std::move(handler));
+                j->shares_commit = shares;
+                pool->submit(std::move(j));
             },
             net::use_awaitable, std::move(req));
         if (!res) {
@@ -351,7 +439,8 @@ std::unique_ptr<service> service::start(const options& o, std::string& err) {
         }
         stores.push_back(std::move(s.value));
     }
-    d.pool = std::make_unique<worker_pool>(b.max_queue);
+    d.pool = std::make_unique<worker_pool>(b.max_queue, b.write_batch,
+                                           worker_pool::stats{d.stats->batches, d.stats->batched_writes});
     d.pool->start(std::move(stores));
 
     simple_server_limits limits;

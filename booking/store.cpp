@@ -136,6 +136,12 @@ std::string_view to_string(store_error e) {
     return "unknown";
 }
 
+store_error store::begin_batch() { return from_sqlite(db_->begin_batch()); }
+
+bool store::batch_intact() const { return db_->batch_intact(); }
+
+store_error store::end_batch(bool commit) { return from_sqlite(db_->end_batch(commit)); }
+
 sql::connection::~connection() {
     for (auto& [sql_text, s] : cache_) {
         sqlite3_finalize(s);

@@ -224,6 +224,14 @@ public:
     result<void> mark_letter_printed(std::int64_t letter_id, unix_seconds now);
     result<std::int64_t> audit_count(std::int64_t registration_id);
 
+    // Group commit, for the service's write batches: begin_batch takes the writer lock and opens
+    // one transaction; every call until end_batch runs inside it, each still all or nothing on
+    // its own (a savepoint), and none of them is durable before end_batch(true) returns ok.
+    // batch_intact() turns false when SQLite rolled the whole batch back after an error.
+    store_error begin_batch();
+    bool batch_intact() const;
+    store_error end_batch(bool commit);
+
     // Deletes what the retention rules say, really (secure_delete); returns counts only.
     result<retention_counts> run_retention(unix_seconds now);
     // Rows left in registrations (for the retention job's log and tests).

@@ -35,8 +35,9 @@ result<std::vector<day_availability>> store::availability(std::int64_t centre_id
         return {store_error::invalid_input};
     }
     // One read transaction, so all days are seen at the same point in time.
-    if (int rc = db_->exec("BEGIN"); rc != SQLITE_OK) {
-        return {from_sqlite(rc)};
+    sql::read_snapshot snapshot(*db_);
+    if (snapshot.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(snapshot.begin_rc())};
     }
     std::vector<day_availability> out;
     store_error err = store_error::ok;
@@ -50,7 +51,7 @@ result<std::vector<day_availability>> store::availability(std::int64_t centre_id
                        remaining(options_.capacity, u.value, channel::online, d, now),
                        remaining(options_.capacity, u.value, channel::hotline, d, now)});
     }
-    db_->exec("COMMIT");
+    snapshot.end();
     return {err, std::move(out)};
 }
 

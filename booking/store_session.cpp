@@ -90,8 +90,9 @@ result<capacity_summary> store::capacity(unix_seconds now, day_number horizon_da
     const day_number today = day_of(now);
     const day_number last = today + std::clamp<day_number>(horizon_days, 1, max_availability_days) - 1;
     // Three grouped reads in one read transaction instead of three per centre and day.
-    if (int rc = db_->exec("BEGIN"); rc != SQLITE_OK) {
-        return {from_sqlite(rc)};
+    sql::read_snapshot snapshot(*db_);
+    if (snapshot.begin_rc() != SQLITE_OK) {
+        return {from_sqlite(snapshot.begin_rc())};
     }
     std::map<std::pair<std::int64_t, day_number>, std::pair<day_stock, day_usage>> days;
     capacity_summary out;
@@ -132,7 +133,7 @@ result<capacity_summary> store::capacity(unix_seconds now, day_number horizon_da
             out.next_delivery = static_cast<day_number>(s.int64(0));
         }
     }
-    db_->exec("COMMIT");
+    snapshot.end();
     if (err != store_error::ok || !cs.ok()) {
         return {err != store_error::ok ? err : cs.error};
     }

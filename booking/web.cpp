@@ -151,6 +151,18 @@ simple_response dispatch(std::span<const route> routes, const simple_request& re
                : simple_text(http::status::not_found, "not found\n");
 }
 
+bool shares_commit(std::span<const route> routes, const simple_request& req) {
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    std::vector<std::string_view> params;
+    for (const auto& r : routes) {
+        if (r.shares_commit && r.method == req.method() && match(r.pattern, path, params)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 std::span<const route> all_routes() {
     static const std::vector<route> all = [] {
         std::vector<route> v(api_routes().begin(), api_routes().end());

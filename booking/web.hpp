@@ -56,12 +56,18 @@ struct route {
     http::verb method;
     std::string_view pattern;  // "/api/bookings/{id}"
     handler_fn handler;
+    // A short write (book, rebook, cancel) with no slow hashing in it: it may share one commit
+    // with others (group commit, [booking] write_batch).
+    bool shares_commit = false;
 };
 
 // Matches method and path; 404 for an unknown path, 405 (with Allow) for a known path with
 // another method. HEAD is served by GET routes.
 simple_response dispatch(std::span<const route> routes, const simple_request& req, store& db,
                          const web_settings& settings);
+
+// Whether the route that will answer req shares commits (see route::shares_commit).
+bool shares_commit(std::span<const route> routes, const simple_request& req);
 
 // Both tables, in the order dispatch tries them; the OpenAPI coverage test reads api_routes().
 std::span<const route> api_routes();

@@ -160,6 +160,7 @@ struct booking_config {
     std::string database = "booking.sqlite"; // relative paths are under state_dir
     unsigned threads = 4;                    // SQLite workers
     std::uint32_t max_queue = 4096;          // requests waiting for a worker; more get 503
+    std::uint32_t write_batch = 64;          // bookings sharing one commit at most; 1 = off
     std::uint32_t max_connections = 4096;
     std::int64_t doses_per_vial = 6;
     bool hotline_percent = true;             // hotline_contingent as "20%" or an absolute number

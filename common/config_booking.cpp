@@ -118,6 +118,7 @@ void read_booking(table_reader& r, booking_config& b) {
     }
     r.read_integer("threads", b.threads, 1, 64);
     r.read_integer("max_queue", b.max_queue, 1, 1'000'000);
+    r.read_integer("write_batch", b.write_batch, 1, 4096);
     r.read_integer("max_connections", b.max_connections, 1, 1'000'000);
     r.read_integer("doses_per_vial", b.doses_per_vial, 1, 100);
     read_contingent(r, b);

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -203,6 +205,72 @@ TEST_F(booking_service, sixty_four_online_and_hotline_clients_race_for_the_last_
     }
     ASSERT_TRUE(cancelled);
     EXPECT_EQ(metric("anteroom_booking_appointments_cancelled_total"), 1);
+}
+
+// Group commit, made deterministic: another connection holds SQLite's write lock, so the one
+// worker waits with the first booking while ten more queue up behind it; those ten then share
+// one commit. Each keeps its own outcome: a second booking of the same person and one of a
+// closed group fail alone, the others are saved and answered after the commit.
+TEST_F(booking_service, bookings_queued_together_share_one_commit_and_keep_their_own_outcome) {
+    svc_.reset();
+    fs::remove_all(dir_);
+    dir_ = make_temp_dir("anteroom-booking-it");
+    std::string toml = booking_toml(dir_);
+    toml.replace(toml.find("threads = 4"), 11, "threads = 1");
+    start(toml);
+    deliver(2);  // 12 appointments, all online
+    std::vector<std::pair<std::string, std::string>> people;
+    for (int i = 0; i < 10; ++i) {
+        people.push_back(person(i));
+    }
+    sqlite3* holder = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/booking.sqlite").c_str(), &holder), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+    const std::string date = booking::format_date(tomorrow);
+    std::vector<unsigned> status(11);
+    std::vector<std::string> code(11);
+    auto book = [&](std::size_t slot, std::size_t who, std::int64_t centre) {
+        const auto r = call(port_, http::verb::post, "/api/bookings", json{{"centre", centre}, {"date", date}}.dump(),
+                            people[who].second);
+        status[slot] = r.status;
+        code[slot] = r.body.is_object() ? r.body.value("code", "") : "";
+    };
+    const double depth0 = metric("anteroom_booking_queue_depth");
+    std::vector<std::thread> clients;
+    clients.emplace_back(book, 0, 0, 1);  // the worker takes it and waits for the lock
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_booking_queue_depth") == depth0 + 1; }));
+    for (std::size_t i = 1; i <= 8; ++i) {
+        clients.emplace_back(book, i, i, 1);
+    }
+    clients.emplace_back(book, 9, 1, 1);   // person 1 a second time
+    clients.emplace_back(book, 10, 9, 7);  // no such centre
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_booking_queue_depth") == depth0 + 11; }));
+    EXPECT_EQ(metric("anteroom_booking_write_batches_total"), 0);
+    ASSERT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    for (auto& t : clients) {
+        t.join();
+    }
+    // Person 1's two requests raced inside the batch: exactly one of them booked.
+    EXPECT_EQ(std::count(status.begin(), status.end(), 201u), 9);
+    EXPECT_EQ(status[0], 201u);
+    EXPECT_EQ(std::min(status[1], status[9]), 201u);
+    EXPECT_EQ(std::max(status[1], status[9]), 409u);
+    EXPECT_EQ(code[1] + code[9], "already_booked");
+    EXPECT_EQ(status[10], 404u);
+    EXPECT_EQ(metric("anteroom_booking_write_batches_total"), 1);
+    EXPECT_EQ(metric("anteroom_booking_batched_writes_total"), 10);
+    // What was answered 201 is on disk, each appointment once.
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(holder, "SELECT COUNT(*), COUNT(DISTINCT slot), COUNT(DISTINCT registration_id) FROM bookings",
+                                 -1, &st, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(st, 0), 9);
+    EXPECT_EQ(sqlite3_column_int(st, 1), 9);
+    EXPECT_EQ(sqlite3_column_int(st, 2), 9);
+    sqlite3_finalize(st);
+    sqlite3_close(holder);
 }
 
 TEST_F(booking_service, malformed_http_gets_400_and_the_connection_closed) {

@@ -354,6 +354,46 @@ TEST_F(booking_store, sixty_four_connections_race_for_the_last_appointments) {
     EXPECT_EQ(online_free(*s, c), 0);
 }
 
+TEST_F(booking_store, a_group_commit_keeps_each_booking_all_or_nothing_and_shows_them_only_after_commit) {
+    auto s = open_store();
+    auto reader = open_store();  // another connection: what the rest of the world sees
+    const std::int64_t c = centre_with(*s, 1);  // 6 appointments
+    const login_data a = person(*s);
+    const login_data b = person(*s);
+    const login_data closed = person(*s, "", 2);
+
+    ASSERT_EQ(s->begin_batch(), store_error::ok);
+    ASSERT_TRUE(s->book(a.registration_id, c, day, now).ok());
+    EXPECT_EQ(s->book(a.registration_id, c, day, now).error, store_error::already_booked);
+    EXPECT_EQ(s->book(closed.registration_id, c, day, now).error, store_error::group_closed);
+    auto booked_b = s->book(b.registration_id, c, day, now);
+    ASSERT_TRUE(booked_b.ok());
+    // A failed rebook rolls back its own cancellation only: b keeps the appointment.
+    EXPECT_EQ(s->rebook(b.registration_id, booked_b.value.id, c, day + 1, now).error, store_error::no_capacity);
+    EXPECT_TRUE(s->batch_intact());
+    EXPECT_EQ(online_free(*s, c), 4);        // reads inside the batch see its writes
+    EXPECT_EQ(online_free(*reader, c), 6);   // nobody else does before the commit
+    ASSERT_EQ(s->end_batch(true), store_error::ok);
+    EXPECT_FALSE(s->batch_intact());
+    EXPECT_EQ(online_free(*reader, c), 4);
+    EXPECT_EQ(reader->bookings_of(a.registration_id).value.size(), 1u);
+    ASSERT_EQ(reader->bookings_of(b.registration_id).value.size(), 1u);
+    EXPECT_EQ(reader->bookings_of(b.registration_id).value[0].day, day);
+    EXPECT_TRUE(reader->bookings_of(closed.registration_id).value.empty());
+
+    // A batch that is not committed leaves nothing behind, and the writer lock is free again.
+    const login_data d = person(*s);
+    ASSERT_EQ(s->begin_batch(), store_error::ok);
+    ASSERT_TRUE(s->book(d.registration_id, c, day, now).ok());
+    ASSERT_TRUE(s->cancel(a.registration_id, reader->bookings_of(a.registration_id).value[0].id, now).ok());
+    ASSERT_EQ(s->end_batch(false), store_error::ok);
+    EXPECT_TRUE(s->bookings_of(d.registration_id).value.empty());
+    EXPECT_EQ(s->bookings_of(a.registration_id).value.size(), 1u);
+    EXPECT_EQ(online_free(*s, c), 4);
+    EXPECT_TRUE(s->book(d.registration_id, c, day, now).ok());  // alone again: its own transaction
+    EXPECT_EQ(online_free(*reader, c), 3);
+}
+
 TEST_F(booking_store, a_committed_booking_survives_reopening) {
     login_data l;
     std::int64_t booking_id = 0;

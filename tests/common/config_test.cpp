@@ -760,6 +760,7 @@ TEST(config_file, shipped_default_config_loads_cleanly) {
     EXPECT_EQ(b.database, d.database);
     EXPECT_EQ(b.threads, d.threads);
     EXPECT_EQ(b.max_queue, d.max_queue);
+    EXPECT_EQ(b.write_batch, d.write_batch);
     EXPECT_EQ(b.max_connections, d.max_connections);
     EXPECT_EQ(b.doses_per_vial, d.doses_per_vial);
     EXPECT_TRUE(b.hotline_percent);
