@@ -103,6 +103,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "setup: %d registrations and sessions ...\n", a.people);
         cookies.reserve(static_cast<std::size_t>(a.people));
         for (int i = 0; i < a.people; ++i) {
+            if (i % 10'000 == 0) {  // setup commits in groups, or it would take minutes
+                (void)db.value->end_batch(true);
+                (void)db.value->begin_batch();
+            }
             auto r = db.value->register_person({"Person", booking::make_day(1960, 1, 1), "p@example.org", "", 1}, now);
             auto s = r.ok() ? db.value->create_session(booking::session_kind::person, r.value.registration_id, now + 3600)
                             : booking::result<std::string>{r.error};
@@ -111,6 +115,10 @@ int main(int argc, char** argv) {
                 return 1;
             }
             cookies.push_back(std::string(booking::person_cookie) + "=" + s.value);
+        }
+        if (db.value->end_batch(true) != booking::store_error::ok) {
+            std::fprintf(stderr, "setup failed: commit\n");
+            return 1;
         }
     }
 

@@ -251,7 +251,7 @@ new_users_per_minute = 60000
 [run]
 stop_after = "40s"
 connections = 512
-timeout = "5s"
+timeout = "15s"
 [arrivals]
 total = 1500
 shape = "spike"
