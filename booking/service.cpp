@@ -66,6 +66,8 @@ public:
     struct stats {
         counter* batches = nullptr;        // group commits
         counter* batched_writes = nullptr; // requests answered by them
+        gauge* waiting = nullptr;          // queued, not yet taken by a worker
+        gauge* running = nullptr;          // taken by a worker, not yet answered
     };
 
     worker_pool(std::size_t max_queue, std::size_t max_batch, stats s)
@@ -85,6 +87,7 @@ public:
             if (!stopping_ && queue_.size() + writes_.size() < max_queue_) {
                 j->seq = next_seq_++;
                 (j->shares_commit ? writes_ : queue_).push_back(std::move(j));
+                stats_.waiting->set(static_cast<std::int64_t>(queue_.size() + writes_.size()));
             }
         }
         if (j) {
@@ -150,9 +153,12 @@ private:
                 } else {
                     return;  // stopping, and everything queued is done
                 }
+                stats_.waiting->set(static_cast<std::int64_t>(queue_.size() + writes_.size()));
             }
             if (one) {
+                stats_.running->add(1);
                 one->execute(&db);
+                stats_.running->add(-1);  // before the answer goes out
                 one->complete();
                 continue;
             }
@@ -170,6 +176,8 @@ private:
     // nothing of it was kept: each request then runs again alone, as it would have without
     // group commit, and gets that answer.
     void run_batch(store& db, std::vector<std::unique_ptr<job>>& batch) {
+        const auto n = static_cast<std::int64_t>(batch.size());
+        stats_.running->add(n);
         bool committed = false;
         if (batch.size() > 1 && db.begin_batch() == store_error::ok) {
             bool intact = true;
@@ -186,10 +194,13 @@ private:
             stats_.batches->inc();
             stats_.batched_writes->inc(batch.size());
         }
-        for (auto& j : batch) {
-            if (!committed) {
+        if (!committed) {
+            for (auto& j : batch) {
                 j->execute(&db);
             }
+        }
+        stats_.running->add(-n);  // before the answers go out
+        for (auto& j : batch) {
             j->complete();
         }
     }
@@ -302,6 +313,10 @@ struct booking_metrics {
                                  "Group commits: short writes (book, rebook, cancel) answered after one shared COMMIT");
         batched_writes = &m.get_counter("anteroom_booking_batched_writes_total",
                                         "Requests answered by group commits (divided by the batches: the mean batch size)");
+        waiting = &m.get_gauge("anteroom_booking_queue_waiting",
+                               "Booking requests queued and not yet taken by a SQLite worker (max_queue bounds them)");
+        running = &m.get_gauge("anteroom_booking_queue_running",
+                               "Booking requests a SQLite worker has taken and not yet answered");
     }
 
     void count(http::verb method, std::string_view target, unsigned status) {
@@ -336,6 +351,8 @@ struct booking_metrics {
     counter* registrations = nullptr;
     counter* batches = nullptr;
     counter* batched_writes = nullptr;
+    gauge* waiting = nullptr;
+    gauge* running = nullptr;
 };
 
 struct service::impl {
@@ -440,7 +457,7 @@ std::unique_ptr<service> service::start(const options& o, std::string& err) {
         stores.push_back(std::move(s.value));
     }
     d.pool = std::make_unique<worker_pool>(b.max_queue, b.write_batch,
-                                           worker_pool::stats{d.stats->batches, d.stats->batched_writes});
+                                           worker_pool::stats{d.stats->batches, d.stats->batched_writes, d.stats->waiting, d.stats->running});
     d.pool->start(std::move(stores));
 
     simple_server_limits limits;

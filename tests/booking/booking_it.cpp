@@ -114,6 +114,28 @@ protected:
         return {r.body["booking_code"].get<std::string>(), s.cookie};
     }
 
+    // A fresh service with one SQLite worker (and `extra` config), for the tests that hold that
+    // worker on SQLite's write lock from another connection (hold_write_lock).
+    void restart_with_one_worker(const std::string& extra = "") {
+        svc_.reset();
+        fs::remove_all(dir_);
+        dir_ = make_temp_dir("anteroom-booking-it");
+        std::string toml = booking_toml(dir_, extra);
+        toml.replace(toml.find("threads = 4"), 11, "threads = 1");
+        start(toml);
+    }
+    // A connection of the test's own holding the database's write lock until it commits; null
+    // on failure.
+    sqlite3* hold_write_lock() const {
+        sqlite3* db = nullptr;
+        if (sqlite3_open((dir_ + "/booking.sqlite").c_str(), &db) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+            sqlite3_close(db);
+            return nullptr;
+        }
+        return db;
+    }
+
     double metric(const std::string& series) const { return metric_value(metrics_.render(), series).value_or(-1); }
 
     std::string dir_;
@@ -212,20 +234,14 @@ TEST_F(booking_service, sixty_four_online_and_hotline_clients_race_for_the_last_
 // one commit. Each keeps its own outcome: a second booking of the same person and one of a
 // closed group fail alone, the others are saved and answered after the commit.
 TEST_F(booking_service, bookings_queued_together_share_one_commit_and_keep_their_own_outcome) {
-    svc_.reset();
-    fs::remove_all(dir_);
-    dir_ = make_temp_dir("anteroom-booking-it");
-    std::string toml = booking_toml(dir_);
-    toml.replace(toml.find("threads = 4"), 11, "threads = 1");
-    start(toml);
+    restart_with_one_worker();
     deliver(2);  // 12 appointments, all online
     std::vector<std::pair<std::string, std::string>> people;
     for (int i = 0; i < 10; ++i) {
         people.push_back(person(i));
     }
-    sqlite3* holder = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ + "/booking.sqlite").c_str(), &holder), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3* holder = hold_write_lock();
+    ASSERT_NE(holder, nullptr);
 
     const std::string date = booking::format_date(tomorrow);
     std::vector<unsigned> status(11);
@@ -239,13 +255,18 @@ TEST_F(booking_service, bookings_queued_together_share_one_commit_and_keep_their
     const double depth0 = metric("anteroom_booking_queue_depth");
     std::vector<std::thread> clients;
     clients.emplace_back(book, 0, 0, 1);  // the worker takes it and waits for the lock
-    ASSERT_TRUE(eventually([&] { return metric("anteroom_booking_queue_depth") == depth0 + 1; }));
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_booking_queue_running") == 1; }));
     for (std::size_t i = 1; i <= 8; ++i) {
         clients.emplace_back(book, i, i, 1);
     }
     clients.emplace_back(book, 9, 1, 1);   // person 1 a second time
     clients.emplace_back(book, 10, 9, 7);  // no such centre
-    ASSERT_TRUE(eventually([&] { return metric("anteroom_booking_queue_depth") == depth0 + 11; }));
+    // Within SQLite's 5 s busy timeout, which the first booking is waiting in.
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_booking_queue_waiting") == 10; }, 4s))
+        << "waiting " << metric("anteroom_booking_queue_waiting") << " running " << metric("anteroom_booking_queue_running")
+        << " depth " << metric("anteroom_booking_queue_depth") << " 5xx " << metric("anteroom_booking_requests_total{class=\"5xx\"}")
+        << " 2xx " << metric("anteroom_booking_requests_total{class=\"2xx\"}");
+    EXPECT_EQ(metric("anteroom_booking_queue_depth"), depth0 + 11);
     EXPECT_EQ(metric("anteroom_booking_write_batches_total"), 0);
     ASSERT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
     for (auto& t : clients) {
@@ -269,6 +290,65 @@ TEST_F(booking_service, bookings_queued_together_share_one_commit_and_keep_their
     EXPECT_EQ(sqlite3_column_int(st, 0), 9);
     EXPECT_EQ(sqlite3_column_int(st, 1), 9);
     EXPECT_EQ(sqlite3_column_int(st, 2), 9);
+    sqlite3_finalize(st);
+    sqlite3_close(holder);
+}
+
+// A full queue: with the one worker held on SQLite's write lock and max_queue requests waiting,
+// the next request is answered 503 `busy` with Retry-After at once and touches nothing; the
+// queued ones are all served once the lock is free.
+TEST_F(booking_service, a_full_queue_answers_503_busy_at_once_and_loses_none_of_the_queued) {
+    restart_with_one_worker("max_queue = 3\n");
+    deliver(1);
+    std::vector<std::pair<std::string, std::string>> people;
+    for (int i = 0; i < 5; ++i) {
+        people.push_back(person(i));
+    }
+    sqlite3* holder = hold_write_lock();
+    ASSERT_NE(holder, nullptr);
+
+    const std::string body = json{{"centre", 1}, {"date", booking::format_date(tomorrow)}}.dump();
+    std::vector<unsigned> status(4);
+    const double depth0 = metric("anteroom_booking_queue_depth");
+    std::vector<std::thread> clients;
+    auto book = [&](std::size_t i) { status[i] = call(port_, http::verb::post, "/api/bookings", body, people[i].second).status; };
+    clients.emplace_back(book, 0);  // taken by the worker, which waits for the lock
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_booking_queue_running") == 1; }));
+    for (std::size_t i = 1; i <= 3; ++i) {
+        clients.emplace_back(book, i);  // the queue's three places
+    }
+    ASSERT_TRUE(eventually([&] { return metric("anteroom_booking_queue_waiting") == 3; }, 4s))
+        << "waiting " << metric("anteroom_booking_queue_waiting") << " running " << metric("anteroom_booking_queue_running")
+        << " depth " << metric("anteroom_booking_queue_depth") << " 5xx " << metric("anteroom_booking_requests_total{class=\"5xx\"}")
+        << " 2xx " << metric("anteroom_booking_requests_total{class=\"2xx\"}") << " rejected " << metric("anteroom_booking_rejected_total");
+
+    // One more: no place left, answered while the others still wait.
+    raw_client c(port_);
+    c.send("POST /api/bookings HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + people[4].second +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    const auto busy = c.read_response();
+    ASSERT_TRUE(busy) << "waiting " << metric("anteroom_booking_queue_waiting") << " running " << metric("anteroom_booking_queue_running")
+        << " depth " << metric("anteroom_booking_queue_depth") << " 5xx " << metric("anteroom_booking_requests_total{class=\"5xx\"}")
+        << " 2xx " << metric("anteroom_booking_requests_total{class=\"2xx\"}") << " rejected " << metric("anteroom_booking_rejected_total");
+    EXPECT_EQ(busy->result_int(), 503u);
+    EXPECT_EQ(busy->base()[http::field::retry_after], "1");
+    EXPECT_EQ(json::parse(busy->body(), nullptr, false).value("code", ""), "busy");
+    EXPECT_EQ(metric("anteroom_booking_rejected_total"), 1);
+    EXPECT_EQ(metric("anteroom_booking_queue_depth"), depth0 + 4);
+    EXPECT_EQ(metric("anteroom_booking_queue_waiting"), 3);
+    EXPECT_EQ(metric("anteroom_booking_queue_running"), 1);
+
+    ASSERT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    for (auto& t : clients) {
+        t.join();
+    }
+    EXPECT_EQ(status, (std::vector<unsigned>{201, 201, 201, 201}));
+    // The refused person books fine once there is room again.
+    EXPECT_EQ(call(port_, http::verb::post, "/api/bookings", body, people[4].second).status, 201u);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(holder, "SELECT COUNT(*) FROM bookings", -1, &st, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(st, 0), 5);
     sqlite3_finalize(st);
     sqlite3_close(holder);
 }
