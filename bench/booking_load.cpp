@@ -102,8 +102,9 @@ int main(int argc, char** argv) {
         }
         std::fprintf(stderr, "setup: %d registrations and sessions ...\n", a.people);
         cookies.reserve(static_cast<std::size_t>(a.people));
+        (void)db.value->begin_batch();  // setup commits in groups, or it would take minutes
         for (int i = 0; i < a.people; ++i) {
-            if (i % 10'000 == 0) {  // setup commits in groups, or it would take minutes
+            if (i > 0 && i % 10'000 == 0) {
                 (void)db.value->end_batch(true);
                 (void)db.value->begin_batch();
             }

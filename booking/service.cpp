@@ -87,7 +87,7 @@ public:
             if (!stopping_ && queue_.size() + writes_.size() < max_queue_) {
                 j->seq = next_seq_++;
                 (j->shares_commit ? writes_ : queue_).push_back(std::move(j));
-                stats_.waiting->set(static_cast<std::int64_t>(queue_.size() + writes_.size()));
+                count_waiting();
             }
         }
         if (j) {
@@ -153,7 +153,7 @@ private:
                 } else {
                     return;  // stopping, and everything queued is done
                 }
-                stats_.waiting->set(static_cast<std::int64_t>(queue_.size() + writes_.size()));
+                count_waiting();
             }
             if (one) {
                 stats_.running->add(1);
@@ -193,8 +193,7 @@ private:
         if (committed) {
             stats_.batches->inc();
             stats_.batched_writes->inc(batch.size());
-        }
-        if (!committed) {
+        } else {
             for (auto& j : batch) {
                 j->execute(&db);
             }
@@ -204,6 +203,8 @@ private:
             j->complete();
         }
     }
+
+    void count_waiting() { stats_.waiting->set(static_cast<std::int64_t>(queue_.size() + writes_.size())); }  // under mu_
 
     std::size_t max_queue_;
     std::size_t max_batch_;
