@@ -210,6 +210,7 @@ decision detector::evaluate(const bot_detect_config& c, const request_input& in)
         const partial_score v = visitors_.with(in.visitor, now_s, [&](key_entry& e, bool) {
             window_add(e.rate_window, e.rate_cur, e.rate_prev, w10);
             const double req = window_estimate(e.rate_window, e.rate_cur, e.rate_prev, w10, f10);
+            const bool too_fast = fast_form(c, e, in.unsafe_method, in.now);
             if (in.status_poll) {
                 record_poll(c, e, in.now);
             }
@@ -217,7 +218,11 @@ decision detector::evaluate(const bot_detect_config& c, const request_input& in)
             if (d.facts.ua_hash != 0) {
                 e.ua_bits |= static_cast<std::uint16_t>(1u << (mix64(d.facts.ua_hash) % 16));
             }
-            return keep_max(e, visitor_score(c, e, req), now_s, hl);
+            partial_score vs = visitor_score(c, e, req);
+            if (too_fast) {
+                vs.add(c.weights.fast_form, reason::fast_form);
+            }
+            return keep_max(e, vs, now_s, hl);
         });
         total.points += v.points;
         total.reasons |= v.reasons;

@@ -33,6 +33,7 @@ struct request_input {
     ip_address client;
     std::uint64_t visitor = 0;            // visitor_key() of the ticket or pass presented; 0 = none
     bool status_poll = false;             // GET /_anteroom/status
+    bool unsafe_method = false;           // POST, PUT, PATCH, DELETE (a form or an API write)
     bool secure_origin = false;           // TLS, or a loopback Host: browsers send fetch metadata
     int clearance_credit = 0;             // from a valid clearance cookie
     std::string_view ja4;                 // of the connection's ClientHello; empty: no TLS on this hop

@@ -36,7 +36,8 @@ inline constexpr std::uint32_t tls_mismatch = 1u << 15;
 inline constexpr std::uint32_t deny_rule = 1u << 16;
 inline constexpr std::uint32_t allow_rule = 1u << 17;
 inline constexpr std::uint32_t cleared = 1u << 18;  // a solved challenge lowered the score
-inline constexpr std::uint32_t count = 19;
+inline constexpr std::uint32_t fast_form = 1u << 19;
+inline constexpr std::uint32_t count = 20;
 }  // namespace reason
 
 inline constexpr std::string_view reason_names[reason::count] = {
@@ -44,7 +45,7 @@ inline constexpr std::string_view reason_names[reason::count] = {
     "missing_accept_language", "accept_encoding", "header_order",  "address_rate",
     "visitor_rate",    "ticket_farming", "prefix_ticket_farming",  "error_share",
     "early_polls",     "regular_polls",  "sharing",                "tls_mismatch",
-    "deny_rule",       "allow_rule",     "cleared"};
+    "deny_rule",       "allow_rule",     "cleared",                "fast_form"};
 
 // "automation_ua,missing_fetch_metadata" (empty when no bit is set).
 std::string reasons_text(std::uint32_t bits);
@@ -87,5 +88,9 @@ void record_poll(const bot_detect_config& c, key_entry& e, unix_ms now_ms);
 double poll_cv(const key_entry& e);
 // Per-visitor signals (rate, early polls, clockwork polling, sharing).
 partial_score visitor_score(const bot_detect_config& c, const key_entry& e, double requests_10s);
+// A form sent (`unsafe_method`: POST, PUT, PATCH, DELETE) less than limits.min_form_time after the
+// visitor's last status poll — for an admitted visitor, the answer that let it in. Only for a
+// visitor that was told a refresh (it waited in a room); a person needs longer to fill a form.
+bool fast_form(const bot_detect_config& c, const key_entry& e, bool unsafe_method, unix_ms now_ms);
 
 }  // namespace anteroom::bot_detect

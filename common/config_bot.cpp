@@ -57,6 +57,7 @@ constexpr weight_key weight_keys[] = {
     {"regular_polls", &bot_signal_weights::regular_polls},
     {"sharing", &bot_signal_weights::sharing},
     {"tls_mismatch", &bot_signal_weights::tls_mismatch},
+    {"fast_form", &bot_signal_weights::fast_form},
 };
 
 // Each weight: 0..100, false (= 0, off) or true (= the built-in weight).
@@ -97,6 +98,7 @@ void read_limits(table_reader& r, bot_limits& l) {
     r.read_integer("regular_min_intervals", l.regular_min_intervals, 2, 1'000);
     r.read_integer("sharing_prefixes", l.sharing_prefixes, 1, 64);
     r.read_integer("sharing_user_agents", l.sharing_user_agents, 1, 64);
+    r.read("min_form_time", l.min_form_time, 0ms, duration_ms(60'000));
     r.finish();
 }
 

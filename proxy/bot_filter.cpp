@@ -188,6 +188,9 @@ public:
         in.client = ctx.client;
         in.visitor = visitor_of(ctx.request);
         in.status_poll = ctx.path == status_path;
+        const http::verb m = ctx.request.method();
+        in.unsafe_method = m == http::verb::post || m == http::verb::put || m == http::verb::patch ||
+                           m == http::verb::delete_;
         in.secure_origin = secure_origin(ctx);
         in.ja4 = ctx.ja4;
         in.clearance_credit = clearance(ctx, now);

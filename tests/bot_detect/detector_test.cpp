@@ -270,6 +270,47 @@ TEST(BotScore, ClockworkNeedsTheToldPace) {
     EXPECT_EQ(r.reasons & reason::regular_polls, 0u) << reasons_text(r.reasons);
 }
 
+TEST(BotScore, FormSentSoonerAfterAdmissionThanAPersonCouldFillItIn) {
+    const auto c = base_config();
+    detector d(c);
+    const auto h = chrome_navigation();
+    auto post = [&](std::uint64_t visitor, unix_ms at) {
+        auto in = input(h, "192.0.2.9", at, visitor);
+        in.path = "/api/registrations";
+        in.unsafe_method = true;
+        return d.evaluate(c, in);
+    };
+    // A script: its poll at 5 s is answered "admitted", its registration follows 300 ms later.
+    const std::uint64_t script = visitor_key("admitted-script");
+    d.observe(c, {.client = ip("192.0.2.9"), .visitor = script, .ticket_issued = true, .refresh_told_s = 5, .now = t0});
+    EXPECT_EQ(d.evaluate(c, input(h, "192.0.2.9", t0 + 5'000, script, true)).score, 0);
+    EXPECT_EQ(d.evaluate(c, input(h, "192.0.2.9", t0 + 5'100, script)).score, 0);  // the page: a GET
+    auto r = post(script, t0 + 5'300);
+    EXPECT_EQ(r.reasons & reason::fast_form, reason::fast_form) << reasons_text(r.reasons);
+    EXPECT_EQ(r.action, band::challenge);  // alone it only challenges
+    // A person: the same, but the form comes 9 s after the page.
+    const std::uint64_t person = visitor_key("admitted-person");
+    d.observe(c, {.client = ip("192.0.2.9"), .visitor = person, .ticket_issued = true, .refresh_told_s = 5, .now = t0});
+    d.evaluate(c, input(h, "192.0.2.9", t0 + 5'000, person, true));
+    EXPECT_EQ(post(person, t0 + 14'000).score, 0);
+    // The limit itself: 2 s by default.
+    const std::uint64_t quick = visitor_key("quick-person");
+    d.observe(c, {.client = ip("192.0.2.9"), .visitor = quick, .ticket_issued = true, .refresh_told_s = 5, .now = t0});
+    d.evaluate(c, input(h, "192.0.2.9", t0 + 5'000, quick, true));
+    EXPECT_EQ(post(quick, t0 + 7'001).score, 0);
+    // Never in a room (nothing told): no admission to measure from.
+    EXPECT_EQ(post(visitor_key("no-room"), t0 + 100).score, 0);
+    // Off with min_form_time = 0.
+    auto off = base_config();
+    off.limits.min_form_time = duration_ms(0);
+    detector d2(off);
+    const std::uint64_t other = visitor_key("script-2");
+    d2.observe(off, {.client = ip("192.0.2.9"), .visitor = other, .ticket_issued = true, .refresh_told_s = 5, .now = t0});
+    auto in = input(h, "192.0.2.9", t0 + 200, other);
+    in.unsafe_method = true;
+    EXPECT_EQ(d2.evaluate(off, in).reasons & reason::fast_form, 0u);
+}
+
 TEST(BotScore, TicketSharedAcrossPrefixes) {
     const auto c = base_config();
     detector d(c);

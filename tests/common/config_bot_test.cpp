@@ -70,11 +70,11 @@ void expect_same_settings(const bot_detect_config& a, const bot_detect_config& b
     EXPECT_EQ((std::vector<int>{w.automation_ua, w.empty_ua, w.missing_fetch_metadata, w.missing_client_hints,
                                 w.missing_accept_language, w.accept_encoding, w.header_order, w.address_rate,
                                 w.visitor_rate, w.ticket_farming, w.prefix_ticket_farming, w.error_share,
-                                w.early_polls, w.regular_polls, w.sharing, w.tls_mismatch}),
+                                w.early_polls, w.regular_polls, w.sharing, w.tls_mismatch, w.fast_form}),
               (std::vector<int>{v.automation_ua, v.empty_ua, v.missing_fetch_metadata, v.missing_client_hints,
                                 v.missing_accept_language, v.accept_encoding, v.header_order, v.address_rate,
                                 v.visitor_rate, v.ticket_farming, v.prefix_ticket_farming, v.error_share,
-                                v.early_polls, v.regular_polls, v.sharing, v.tls_mismatch}));
+                                v.early_polls, v.regular_polls, v.sharing, v.tls_mismatch, v.fast_form}));
     const auto& l = a.limits;
     const auto& m = b.limits;
     EXPECT_EQ((std::vector<std::uint32_t>{l.address_requests_per_10s, l.visitor_requests_per_10s,
@@ -85,6 +85,7 @@ void expect_same_settings(const bot_detect_config& a, const bot_detect_config& b
                                           m.address_tickets_per_minute, m.prefix_tickets_per_minute,
                                           m.min_responses, m.early_polls, m.regular_min_intervals,
                                           m.sharing_prefixes, m.sharing_user_agents}));
+    EXPECT_EQ(l.min_form_time, m.min_form_time);
     EXPECT_EQ((std::vector<double>{l.error_share, l.early_tolerance, l.regular_cv}),
               (std::vector<double>{m.error_share, m.early_tolerance, m.regular_cv}));
 }
@@ -304,13 +305,14 @@ early_polls = 9
 regular_polls = 10
 sharing = 11
 tls_mismatch = false
+fast_form = 12
 )");
     bot_detect_config want;
     want.weights = {.automation_ua = 100, .empty_ua = 0, .missing_fetch_metadata = 0,
                     .missing_client_hints = want.weights.missing_client_hints,  // true: the default
                     .missing_accept_language = 1, .accept_encoding = 2, .header_order = 3, .address_rate = 4,
                     .visitor_rate = 5, .ticket_farming = 6, .prefix_ticket_farming = 7, .error_share = 8,
-                    .early_polls = 9, .regular_polls = 10, .sharing = 11, .tls_mismatch = 0};
+                    .early_polls = 9, .regular_polls = 10, .sharing = 11, .tls_mismatch = 0, .fast_form = 12};
     expect_same_settings(b, want);
 
     // Dotted keys in [bot_detect] are the same table.
@@ -325,7 +327,7 @@ tls_mismatch = false
               "test.toml:3: bot_detect.signals.ua_automation: unknown key; allowed keys: automation_ua, empty_ua, "
               "missing_fetch_metadata, missing_client_hints, missing_accept_language, accept_encoding, "
               "header_order, address_rate, visitor_rate, ticket_farming, prefix_ticket_farming, error_share, "
-              "early_polls, regular_polls, sharing, tls_mismatch");
+              "early_polls, regular_polls, sharing, tls_mismatch, fast_form");
     EXPECT_EQ(bot_error("signals = 1\n"), "test.toml:2: bot_detect.signals: expected a table, got an integer");
 }
 
@@ -344,12 +346,14 @@ regular_cv = 0.1
 regular_min_intervals = 6
 sharing_prefixes = 3
 sharing_user_agents = 2
+min_form_time = "5s"
 )");
     bot_detect_config want;
     want.limits = {.address_requests_per_10s = 1000, .visitor_requests_per_10s = 100,
                    .address_tickets_per_minute = 10, .prefix_tickets_per_minute = 20000, .error_share = 0.8,
                    .min_responses = 20, .early_polls = 3, .early_tolerance = 0.5, .regular_cv = 0.1,
-                   .regular_min_intervals = 6, .sharing_prefixes = 3, .sharing_user_agents = 2};
+                   .regular_min_intervals = 6, .sharing_prefixes = 3, .sharing_user_agents = 2,
+                   .min_form_time = duration_ms(5'000)};
     expect_same_settings(b, want);
 
     EXPECT_EQ(bot_error("[bot_detect.limits]\naddress_requests_per_10s = 0\n"),
