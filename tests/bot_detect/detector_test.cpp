@@ -293,11 +293,11 @@ TEST(BotScore, FormSentSoonerAfterAdmissionThanAPersonCouldFillItIn) {
     d.observe(c, {.client = ip("192.0.2.9"), .visitor = person, .ticket_issued = true, .refresh_told_s = 5, .now = t0});
     d.evaluate(c, input(h, "192.0.2.9", t0 + 5'000, person, true));
     EXPECT_EQ(post(person, t0 + 14'000).score, 0);
-    // The limit itself: 2 s by default.
+    // The limit itself: 1 s by default.
     const std::uint64_t quick = visitor_key("quick-person");
     d.observe(c, {.client = ip("192.0.2.9"), .visitor = quick, .ticket_issued = true, .refresh_told_s = 5, .now = t0});
     d.evaluate(c, input(h, "192.0.2.9", t0 + 5'000, quick, true));
-    EXPECT_EQ(post(quick, t0 + 7'001).score, 0);
+    EXPECT_EQ(post(quick, t0 + 6'001).score, 0);
     // Never in a room (nothing told): no admission to measure from.
     EXPECT_EQ(post(visitor_key("no-room"), t0 + 100).score, 0);
     // Off with min_form_time = 0.
