@@ -283,6 +283,20 @@ void detector::observe(const bot_detect_config& c, const outcome_input& out) {
         });
         surge_.add(c, static_cast<std::uint32_t>(pkey), out.header_signature, out.now);
     }
+    if (out.admitted_visitor != 0) {
+        // The pass is the key the next requests carry; the ticket too, for a client that keeps
+        // the cookie it was told to drop.
+        const auto t = static_cast<std::uint32_t>(out.now);
+        for (const std::uint64_t key : {out.admitted_visitor, out.visitor}) {
+            if (key != 0) {
+                visitors_.with(key, now_s, [&](key_entry& e, bool) {
+                    e.admitted = 1;
+                    e.last_poll_ms = t == 0 ? 1 : t;
+                });
+            }
+        }
+        return;
+    }
     if (out.visitor != 0 && (out.refresh_told_s > 0 || out.ticket_issued)) {
         visitors_.with(out.visitor, now_s, [&](key_entry& e, bool) {
             if (out.refresh_told_s > 0) {

@@ -58,6 +58,9 @@ struct outcome_input {
     bool from_upstream = false;      // 4xx share counts the portal's answers only
     bool ticket_issued = false;
     unsigned refresh_told_s = 0;     // refresh_after_seconds told (status JSON or waiting page)
+    // The key of a pass this answer gave to a visitor that held a ticket (0 = none): its
+    // admission time, from which fast_form measures the first form.
+    std::uint64_t admitted_visitor = 0;
     std::uint32_t header_signature = 0;
     unix_ms now = 0;
 };

@@ -202,7 +202,7 @@ partial_score visitor_score(const bot_detect_config& c, const key_entry& e, doub
 
 bool fast_form(const bot_detect_config& c, const key_entry& e, bool unsafe_method, unix_ms now_ms) {
     const auto min_ms = c.limits.min_form_time.count();
-    if (!unsafe_method || min_ms <= 0 || e.last_poll_ms == 0 || e.told_refresh_s == 0) {
+    if (!unsafe_method || min_ms <= 0 || e.admitted == 0 || e.last_poll_ms == 0) {
         return false;
     }
     const std::uint32_t since = static_cast<std::uint32_t>(now_ms) - e.last_poll_ms;  // serial arithmetic

@@ -89,8 +89,8 @@ double poll_cv(const key_entry& e);
 // Per-visitor signals (rate, early polls, clockwork polling, sharing).
 partial_score visitor_score(const bot_detect_config& c, const key_entry& e, double requests_10s);
 // A form sent (`unsafe_method`: POST, PUT, PATCH, DELETE) less than limits.min_form_time after the
-// visitor's last status poll — for an admitted visitor, the answer that let it in. Only for a
-// visitor that was told a refresh (it waited in a room); a person needs longer to fill a form.
+// answer that let the visitor in from a room (`admitted`, at last_poll_ms). A person needs longer
+// to read the page and fill in a form; a script books at once.
 bool fast_form(const bot_detect_config& c, const key_entry& e, bool unsafe_method, unix_ms now_ms);
 
 }  // namespace anteroom::bot_detect

@@ -458,10 +458,17 @@ private:
         }
     }
 
-    void give_pass(request_ctx& ctx, const room_entry& room, const pass& p, unix_ms now, bool clear_ticket) const {
+    enum class pass_for { ticket_holder, new_ticket_holder, bypass };
+
+    // A ticket holder's pass replaces the ticket cookie (a ticket just issued never was set).
+    void give_pass(request_ctx& ctx, const room_entry& room, const pass& p, unix_ms now, pass_for to) const {
+        std::string text = encode(p, *keys);
+        if (to != pass_for::bypass) {
+            ctx.bot.admitted_visitor = bot_detect::visitor_key(text);  // fast_form measures from now
+        }
         ctx.response_headers.emplace_back(
-            "Set-Cookie", set_cookie_header(room.pass_cookie, encode(p, *keys), (p.expires_at - now) / 1000, secure(ctx)));
-        if (clear_ticket) {
+            "Set-Cookie", set_cookie_header(room.pass_cookie, text, (p.expires_at - now) / 1000, secure(ctx)));
+        if (to == pass_for::ticket_holder) {
             ctx.response_headers.emplace_back("Set-Cookie", set_cookie_header(room.ticket_cookie, "", 0, secure(ctx)));
         }
         ctx.room_id = room.cfg->id;
@@ -503,7 +510,7 @@ private:
             return verdict::respond;
         }
         room.metrics->bypass->inc();
-        give_pass(ctx, room, *granted, now, false);
+        give_pass(ctx, room, *granted, now, pass_for::bypass);
         ctx.log_tag = "admission:bypass";
         return verdict::next;
     }
@@ -566,7 +573,8 @@ private:
         }
         if (info.state == room_state::admitted && info.admitted_pass) {
             count_admission(room, *info.admitted_pass, *t, now);
-            give_pass(ctx, room, *info.admitted_pass, now, !fresh);
+            give_pass(ctx, room, *info.admitted_pass, now,
+                      fresh ? pass_for::new_ticket_holder : pass_for::ticket_holder);
             ctx.log_tag = "admission:admitted";
             return verdict::next;
         }
@@ -685,7 +693,7 @@ private:
             }
             if (info.state == room_state::admitted && info.admitted_pass) {
                 count_admission(room, *info.admitted_pass, *t, now);
-                give_pass(ctx, room, *info.admitted_pass, now, true);
+                give_pass(ctx, room, *info.admitted_pass, now, pass_for::ticket_holder);
             }
         } else {
             respond_json(ctx, http::status::not_found,

@@ -248,6 +248,7 @@ public:
                             .from_upstream = ctx.upstream_answered,
                             .ticket_issued = ctx.bot.ticket_issued,
                             .refresh_told_s = ctx.bot.refresh_told_s,
+                            .admitted_visitor = ctx.bot.admitted_visitor,
                             .header_signature = ctx.bot.header_signature,
                             .now = now_ms()});
     }

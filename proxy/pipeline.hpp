@@ -50,6 +50,7 @@ struct bot_view {
     // Admission → bot detection: what the answer did and told.
     bool ticket_issued = false;
     std::uint64_t issued_visitor = 0;    // key of the ticket just issued
+    std::uint64_t admitted_visitor = 0;  // key of the pass just given to a ticket holder
     unsigned refresh_told_s = 0;
 };
 

@@ -2,8 +2,8 @@
 // upstream, a browser passes, a spoofed browser is challenged and a solved challenge lets it
 // in once (a replay fails), the no-JavaScript proof of waiting works, deprioritised visitors are
 // held back before they get a place and their status polls are answered slowly, dry run acts on
-// nothing, the infinite queue never advances, and a flood of distinct addresses does not grow
-// the tables. Scoring itself is unit-tested with a fake clock (tests/bot_detect/).
+// nothing, the infinite queue never advances, a form sent the moment a visitor is let in is
+// challenged, and a flood of distinct addresses does not grow the tables. Scoring itself is unit-tested with a fake clock (tests/bot_detect/).
 
 #include <gtest/gtest.h>
 
@@ -73,7 +73,9 @@ protected:
         fs::remove_all(dir_, ec);
     }
 
-    void start(const std::string& bot_extra, bool room = false) {
+    // `room`: a paused room "portal" on /book (queues every visitor); `open_room`: one that
+    // lets visitors in at its next tick while it is empty.
+    void start(const std::string& bot_extra, bool room = false, bool open_room = false) {
         std::string toml = "state_dir = \"" + (fs::path(dir_) / "state").string() + "\"\n" +
                            "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n" +
                            upstream_block("[\"" + up_.address() + "\"]") +
@@ -82,6 +84,8 @@ protected:
                            bot_extra + "\n";
         if (room) {
             toml += "[[room]]\nid = \"portal\"\npaths = [\"/book\"]\nmode = \"paused\"\n";
+        } else if (open_room) {
+            toml += "[[room]]\nid = \"portal\"\npaths = [\"/book\"]\nnew_users_per_minute = 6000\n";
         }
         px_ = std::make_unique<proxy_under_test>(toml);
     }
@@ -253,6 +257,56 @@ TEST_F(bot_detect_it, the_infinite_queue_never_advances_and_hands_out_no_place) 
     ASSERT_TRUE(other);
     EXPECT_EQ(other->result_int(), 403);
     EXPECT_EQ(up_.request_count(), 0u);
+}
+
+// The registration a script sends the moment it is let in is challenged; the same request with
+// the signal off reaches the portal. (The 1 s default is tested with a fake clock; here the limit
+// is 60 s so a slow machine cannot make the form look slow.)
+TEST_F(bot_detect_it, a_form_sent_at_once_after_admission_is_challenged) {
+    for (const bool on : {true, false}) {
+        SCOPED_TRACE(on ? "min_form_time 60s" : "min_form_time 0ms");
+        start(std::string("[bot_detect.limits]\nmin_form_time = \"") + (on ? "60s" : "0ms") + "\"\n", false, true);
+        const double fast = metric("anteroom_bot_reasons_total{reason=\"fast_form\"}");
+        const std::size_t upstream_before = up_.request_count();
+        const double admitted = std::max(0.0, metric("anteroom_room_admitted_total{room=\"portal\"}"));
+        const auto page = get(port(), "/book", browser());
+        ASSERT_TRUE(page);
+        const auto ticket = set_cookie_value(*page, "anteroom_ticket_portal");
+        ASSERT_TRUE(ticket && !ticket->empty()) << page->body();
+        // The empty room lets it in at its next tick (waited for on the admin listener: polls
+        // sooner than the refresh told would score as a bot), and its next poll gets the pass.
+        ASSERT_TRUE(eventually([&] { return metric("anteroom_room_admitted_total{room=\"portal\"}") > admitted; },
+                               std::chrono::seconds(30)));
+        const auto poll =
+            get(port(), "/_anteroom/status?room=portal",
+                browser() + "Accept: application/json\r\nCookie: anteroom_ticket_portal=" + *ticket + "\r\n");
+        ASSERT_TRUE(poll);
+        ASSERT_EQ(poll->result_int(), 200) << poll->body();
+        const auto pass = set_cookie_value(*poll, "anteroom_pass_portal");
+        ASSERT_TRUE(pass.has_value()) << poll->body();
+        ASSERT_FALSE(pass->empty());
+
+        raw_client c(port());
+        const std::string body = R"({"centre":"c1","day":"2026-12-14"})";
+        c.send("POST /book/register HTTP/1.1\r\nHost: t\r\n" + browser() + "Content-Type: application/json\r\n" +
+               "Content-Length: " + std::to_string(body.size()) + "\r\nCookie: anteroom_pass_portal=" + *pass +
+               "\r\n\r\n" + body);
+        const auto r = c.read_response();
+        ASSERT_TRUE(r) << c.ec().message();
+        if (on) {
+            EXPECT_EQ(r->result_int(), 429);
+            EXPECT_EQ((*r)["Anteroom-Action"], "challenge");
+            EXPECT_EQ(up_.request_count(), upstream_before);
+            EXPECT_EQ(metric("anteroom_bot_reasons_total{reason=\"fast_form\"}"), fast + 1);
+        } else {
+            EXPECT_EQ(r->result_int(), 200);
+            EXPECT_EQ((*r)["Anteroom-Action"], "");
+            ASSERT_EQ(up_.request_count(), upstream_before + 1);
+            EXPECT_EQ(up_.requests().back().target, "/book/register");
+            EXPECT_EQ(metric("anteroom_bot_reasons_total{reason=\"fast_form\"}"), fast);
+        }
+        px_.reset();
+    }
 }
 
 TEST_F(bot_detect_it, a_flood_of_distinct_addresses_does_not_grow_the_tables) {
