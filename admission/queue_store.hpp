@@ -69,6 +69,7 @@ struct room_figures {
     std::uint64_t bypass_total = 0;
     std::uint64_t skipped_total = 0;        // abandoned places skipped (incl. unclaimed_total)
     std::uint64_t unclaimed_total = 0;      // admitted places not claimed within the claim window
+    std::uint64_t returned_total = 0;       // admissions given back: refused by bot detection before the claim
     std::uint64_t ended_idle = 0, ended_max = 0, ended_session_end = 0;
     std::uint64_t eta_kept_total = 0, eta_missed_total = 0;  // admitted by / after the ETA high bound shown
     double outflow_per_minute = 0;          // measured admissions per minute (recent)

@@ -294,6 +294,13 @@ void room_controller::mark_absent(const ticket& t, unix_ms now) {
         return;
     }
     place& p = ring_.at(q);
+    if (p.state() == place_state::pending) {
+        if (returned_.insert(q).second) {
+            tokens_ = std::min(bucket_capacity(), tokens_ + token_units);
+            ++returned_total_;
+        }
+        return;
+    }
     if (p.state() != place_state::waiting) {
         return;
     }
@@ -453,6 +460,7 @@ wait_info room_controller::claim(std::uint64_t q, const ticket& t, unix_ms now) 
     place& p = ring_.at(q);
     p.set_state(place_state::claimed);
     --pending_count_;
+    returned_.erase(q);
     const pass_entry e{now, now + cfg_.session_max_duration.count(), now, t.binding, t.seq};
     const std::uint64_t id = pass_id_for(t.seq);
     passes_[id] = e;

@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "admission/queue_store.hpp"
@@ -159,7 +160,10 @@ public:
     std::optional<ticket> issue(std::uint64_t binding, unix_ms now);
     wait_info poll(const ticket& t, unix_ms now);
     // The holder of `t` was refused by bot detection: its waiting place is no longer live (a
-    // later poll makes it live again). Other places and states are left alone.
+    // later poll makes it live again). A place already admitted but not yet claimed gives its
+    // admission back to the rate (once) and stays claimable until its claim window ends, so a
+    // person who solves the challenge still gets in while bots that are caught at the claiming
+    // poll do not use up the room's rate. Other places and states are left alone.
     void mark_absent(const ticket& t, unix_ms now);
     pass_status touch(const pass& p, unix_ms now);
     void end(std::uint64_t pass_id, unix_ms now);
@@ -261,6 +265,10 @@ private:
     std::vector<std::uint32_t> rank_of_;  // seq-1 → q for seq ≤ prequeue_count_ (freed when passed)
 
     std::vector<pending_entry> pending_;
+    // Pending places whose admission went back to the rate (mark_absent); dropped on claim or
+    // expiry, at most the pending count. Not in snapshots: after a restart a place can give its
+    // admission back once more.
+    std::unordered_set<std::uint64_t> returned_;
     pass_table passes_;
 
     // Token bucket in exact integer units: one admission = 60'000 units; a millisecond adds
@@ -282,6 +290,7 @@ private:
     bool slowdown_paused_ = false;  // which of them, for eta_note
 
     std::uint64_t admitted_total_ = 0, bypass_total_ = 0, skipped_total_ = 0, unclaimed_total_ = 0;
+    std::uint64_t returned_total_ = 0;  // not in snapshots (a counter from zero after a restart)
     std::uint64_t ended_idle_ = 0, ended_max_ = 0, ended_session_end_ = 0;
     // Admitted places that had been shown an ETA: by its high bound or later. Not in snapshots
     // (a counter that starts at zero after a restart, as Prometheus expects of counters).

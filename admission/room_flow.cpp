@@ -267,6 +267,7 @@ void room_controller::expire(unix_ms now) {
         --pending_count_;
         ++skipped_total_;
         ++unclaimed_total_;
+        returned_.erase(e.q);
         return true;
     });
 }
@@ -376,6 +377,7 @@ room_figures room_controller::figures(unix_ms now) const {
     f.eta_missed_total = eta_missed_total_;
     f.skipped_total = skipped_total_;
     f.unclaimed_total = unclaimed_total_;
+    f.returned_total = returned_total_;
     f.ended_idle = ended_idle_;
     f.ended_max = ended_max_;
     f.ended_session_end = ended_session_end_;
@@ -409,7 +411,8 @@ std::size_t room_controller::memory_bytes() const {
     const std::size_t pass_node = sizeof(std::pair<const std::uint64_t, pass_entry>) + 2 * sizeof(void*);
     return sizeof(*this) + ring_.memory_bytes() + rank_of_.capacity() * sizeof(std::uint32_t) +
            pending_.capacity() * sizeof(pending_entry) + passes_.bucket_count() * sizeof(void*) +
-           passes_.size() * pass_node + revived_bypass_ended_.capacity() * sizeof(std::uint64_t);
+           passes_.size() * pass_node + revived_bypass_ended_.capacity() * sizeof(std::uint64_t) +
+           returned_.bucket_count() * sizeof(void*) + returned_.size() * (sizeof(std::uint64_t) + 2 * sizeof(void*));
 }
 
 }  // namespace anteroom::admission

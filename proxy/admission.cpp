@@ -920,6 +920,9 @@ std::string admission_service::render_metrics() const {
            [&](const room_figures& f) { return num(f.eta_missed_total); });
     family("anteroom_room_skipped_total", "counter", "Places skipped because their visitor left",
            [&](const room_figures& f) { return num(f.skipped_total); });
+    family("anteroom_room_admissions_returned_total", "counter",
+           "Admissions given back to the rate: bot detection refused the visitor before it claimed its place",
+           [&](const room_figures& f) { return num(f.returned_total); });
     family("anteroom_room_outflow_per_minute", "gauge", "Measured admissions per minute",
            [&](const room_figures& f) {
                char buf[32];
@@ -996,6 +999,7 @@ nlohmann::json admission_service::rooms_json() const {
                        {"admitted_total", f.admitted_total},
                        {"bypass_total", f.bypass_total},
                        {"skipped_total", f.skipped_total},
+                       {"returned_total", f.returned_total},
                        {"eta_kept_total", f.eta_kept_total},
                        {"eta_missed_total", f.eta_missed_total},
                        {"passes_ended", {{"idle", f.ended_idle}, {"max_duration", f.ended_max},

@@ -125,6 +125,6 @@ rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$an_pid/status")
 {
   echo "anteroom: $(( (cpu_after - cpu_before) / $(getconf CLK_TCK) )) s CPU during the run, RSS ${rss_kb} KiB at the end"
   grep -E "Maximum resident|Elapsed|User time|System time" "$out/time.txt" | sed 's/^\s*/anteroom-bench: /'
-  curl -s "http://127.0.0.1:$an_admin/metrics" | grep -E '^anteroom_room_(admitted|passes_issued|tickets_issued|waiting|skipped)_?[a-z]*\{room="portal"\}|^anteroom_bot_(decisions|challenges|holds|reasons)' || true
+  curl -s "http://127.0.0.1:$an_admin/metrics" | grep -E '^anteroom_room_(admitted|passes_issued|tickets_issued|waiting|skipped|admissions_returned)_?[a-z]*\{room="portal"\}|^anteroom_bot_(decisions|challenges|holds|reasons)' || true
 } | tee -a "$out/surge.txt"
 echo "report: $out/surge.html  json: $out/surge.json"

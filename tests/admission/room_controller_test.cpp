@@ -273,6 +273,43 @@ TEST(room_controller, a_place_marked_absent_is_skipped_without_using_the_rate_un
     room.mark_absent(unknown, now);
 }
 
+TEST(room_controller, an_admitted_place_whose_holder_is_refused_before_claiming_gives_its_admission_back_once) {
+    room_controller room(make_room(60, 100), test_identity(), t0);  // one admission a second
+    std::vector<ticket> tickets;
+    for (int i = 0; i < 4; ++i) {
+        tickets.push_back(*room.issue(0, t0));
+    }
+    unix_ms now = t0;
+    for (; room.figures(now).admitted_total == 0 && now <= t0 + 5'000; now += tick_ms) {
+        room.tick(now);
+    }
+    ASSERT_EQ(room.figures(now).admitted_total, 1u);
+    room.tick(now);
+    ASSERT_EQ(room.figures(now).admitted_total, 1u);  // the rate is used up for this second
+    // The holder of the admitted place is caught at the poll that would have claimed it.
+    room.mark_absent(tickets[0], now);
+    EXPECT_EQ(room.figures(now).returned_total, 1u);
+    room.tick(now);
+    EXPECT_EQ(room.figures(now).admitted_total, 2u);  // the next place, without waiting a second
+    // Once per place: refused again, nothing more comes back.
+    room.mark_absent(tickets[0], now);
+    room.tick(now);
+    EXPECT_EQ(room.figures(now).admitted_total, 2u);
+    EXPECT_EQ(room.figures(now).returned_total, 1u);
+    // A waiting place marked absent is no admission to give back.
+    room.mark_absent(tickets[3], now);
+    EXPECT_EQ(room.figures(now).returned_total, 1u);
+    // The place stays claimable (a person who solved the challenge gets in) and counts as
+    // active until then.
+    EXPECT_EQ(room.figures(now).active, 2u);
+    const auto w = room.poll(tickets[0], now + 2'000);
+    EXPECT_EQ(w.state, room_state::admitted);
+    EXPECT_TRUE(w.admitted_pass.has_value());
+    // Claimed, it is no longer pending: marking it gives nothing back.
+    room.mark_absent(tickets[0], now + 2'000);
+    EXPECT_EQ(room.figures(now + 2'000).returned_total, 1u);
+}
+
 TEST(room_controller, idle_timeout_max_duration_and_session_end_free_places) {
     auto cfg = make_room(60, 2);
     cfg.session_idle_timeout = std::chrono::minutes(10);

@@ -3,7 +3,8 @@
 // in once (a replay fails), the no-JavaScript proof of waiting works, deprioritised visitors are
 // held back before they get a place and their status polls are answered slowly, dry run acts on
 // nothing, the infinite queue never advances, a form sent the moment a visitor is let in is
-// challenged, and a flood of distinct addresses does not grow the tables. Scoring itself is unit-tested with a fake clock (tests/bot_detect/).
+// challenged, a holder refused at its claiming poll gives the admission back but keeps the place,
+// and a flood of distinct addresses does not grow the tables. Scoring itself is unit-tested with a fake clock (tests/bot_detect/).
 
 #include <gtest/gtest.h>
 
@@ -90,6 +91,19 @@ protected:
         px_ = std::make_unique<proxy_under_test>(toml);
     }
     std::uint16_t port() const { return px_->port(); }
+    // A browser's place in the open room, once the room has admitted it (waited for on the
+    // admin listener: polls sooner than the refresh told would score as a bot). "" on failure.
+    std::string admitted_ticket() {
+        const double admitted = std::max(0.0, metric("anteroom_room_admitted_total{room=\"portal\"}"));
+        const auto page = get(port(), "/book", browser());
+        const auto ticket = page ? set_cookie_value(*page, "anteroom_ticket_portal") : std::nullopt;
+        if (!ticket || ticket->empty() ||
+            !eventually([&] { return metric("anteroom_room_admitted_total{room=\"portal\"}") > admitted; },
+                        std::chrono::seconds(30))) {
+            return {};
+        }
+        return *ticket;
+    }
     double metric(const std::string& series) {
         return metric_value(scrape_metrics(px_->admin_port()), series).value_or(-1);
     }
@@ -268,18 +282,11 @@ TEST_F(bot_detect_it, a_form_sent_at_once_after_admission_is_challenged) {
         start(std::string("[bot_detect.limits]\nmin_form_time = \"") + (on ? "60s" : "0ms") + "\"\n", false, true);
         const double fast = metric("anteroom_bot_reasons_total{reason=\"fast_form\"}");
         const std::size_t upstream_before = up_.request_count();
-        const double admitted = std::max(0.0, metric("anteroom_room_admitted_total{room=\"portal\"}"));
-        const auto page = get(port(), "/book", browser());
-        ASSERT_TRUE(page);
-        const auto ticket = set_cookie_value(*page, "anteroom_ticket_portal");
-        ASSERT_TRUE(ticket && !ticket->empty()) << page->body();
-        // The empty room lets it in at its next tick (waited for on the admin listener: polls
-        // sooner than the refresh told would score as a bot), and its next poll gets the pass.
-        ASSERT_TRUE(eventually([&] { return metric("anteroom_room_admitted_total{room=\"portal\"}") > admitted; },
-                               std::chrono::seconds(30)));
+        const std::string ticket = admitted_ticket();  // the empty room lets it in at its next tick
+        ASSERT_FALSE(ticket.empty());
         const auto poll =
             get(port(), "/_anteroom/status?room=portal",
-                browser() + "Accept: application/json\r\nCookie: anteroom_ticket_portal=" + *ticket + "\r\n");
+                browser() + "Accept: application/json\r\nCookie: anteroom_ticket_portal=" + ticket + "\r\n");
         ASSERT_TRUE(poll);
         ASSERT_EQ(poll->result_int(), 200) << poll->body();
         const auto pass = set_cookie_value(*poll, "anteroom_pass_portal");
@@ -307,6 +314,45 @@ TEST_F(bot_detect_it, a_form_sent_at_once_after_admission_is_challenged) {
         }
         px_.reset();
     }
+}
+
+// Caught at the very poll that would have claimed its place: the admission goes back to the
+// room's rate, and the place stays claimable — the visitor solves the challenge, polls again
+// and gets its pass.
+TEST_F(bot_detect_it, a_holder_refused_at_the_claiming_poll_gives_the_admission_back_and_keeps_the_place) {
+    // Polls sooner than the refresh told are not what this is about (the test polls at once).
+    start("[bot_detect.signals]\nearly_polls = false\n", false, true);
+    const std::string returned = "anteroom_room_admissions_returned_total{room=\"portal\"}";
+    const double returned_before = std::max(0.0, metric(returned));
+    const std::string ticket = admitted_ticket();
+    ASSERT_FALSE(ticket.empty());
+    const std::string cookie = "Cookie: anteroom_ticket_portal=" + ticket + "\r\n";
+    const auto caught = get(port(), "/_anteroom/status?room=portal", no_fetch_metadata(json) + cookie);
+    ASSERT_TRUE(caught);
+    EXPECT_EQ(caught->result_int(), 429);
+    EXPECT_EQ((*caught)["Anteroom-Action"], "challenge");
+    EXPECT_FALSE(set_cookie_value(*caught, "anteroom_pass_portal"));
+    EXPECT_EQ(metric(returned), returned_before + 1);
+
+    // The person solves the challenge and polls again with the clearance it got.
+    const auto j = nlohmann::json::parse(caught->body(), nullptr, false);
+    ASSERT_TRUE(j["token"].is_string()) << caught->body();
+    const auto solved = get(port(),
+                            "/_anteroom/challenge?token=" + j["token"].get<std::string>() + "&solution=" +
+                                solve(j["token"], j["difficulty"].get<unsigned>()),
+                            no_fetch_metadata(json));
+    ASSERT_TRUE(solved);
+    const auto clearance = set_cookie_value(*solved, "anteroom_clear");
+    ASSERT_TRUE(clearance && !clearance->empty());
+    const auto back = get(port(), "/_anteroom/status?room=portal",
+                          no_fetch_metadata(json) + "Cookie: anteroom_ticket_portal=" + ticket +
+                              "; anteroom_clear=" + *clearance + "\r\n");
+    ASSERT_TRUE(back);
+    ASSERT_EQ(back->result_int(), 200) << back->body();
+    EXPECT_EQ(nlohmann::json::parse(back->body(), nullptr, false)["state"], "admitted");
+    const auto pass = set_cookie_value(*back, "anteroom_pass_portal");
+    EXPECT_TRUE(pass && !pass->empty());
+    EXPECT_EQ(metric(returned), returned_before + 1);  // once per place
 }
 
 TEST_F(bot_detect_it, a_flood_of_distinct_addresses_does_not_grow_the_tables) {
