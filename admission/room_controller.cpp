@@ -11,6 +11,7 @@ namespace {
 constexpr std::uint32_t time_mask = place::time_mask;
 constexpr std::uint32_t half_range = 1u << 27;
 constexpr std::int64_t max_eta_s = std::int64_t{1} << 26;  // keeps promises inside the serial range
+constexpr std::uint32_t first_poll_margin_s = 10;
 constexpr std::uint64_t max_unresolved = std::uint64_t{1} << 26;  // 512 MiB of places per room
 constexpr unix_ms resume_claim_window_ms = 120'000;
 
@@ -183,10 +184,19 @@ std::uint32_t room_controller::secs(unix_ms now) const {
 
 bool room_controller::live(const place& p, std::uint32_t now_s) const {
     const auto limit = static_cast<std::uint32_t>(std::max<std::int64_t>(0, cfg_.abandon_after.count() / 1000));
-    if (serial_age(now_s, p.seen()) <= limit) {
+    const std::uint32_t age = serial_age(now_s, p.seen());
+    if (age <= limit && (!p.unconfirmed() || age <= first_poll_limit_s(p))) {
         return true;
     }
     return has_liveness_floor_ && serial_age(now_s, liveness_floor_s_) <= limit;
+}
+
+// A page polls first after the refresh it was told (±20 % jitter; a hidden tab still runs its
+// timers for minutes): twice that plus a margin, within abandon_after.
+std::uint32_t room_controller::first_poll_limit_s(const place& p) {
+    const std::uint32_t cls = p.refresh_class();
+    const std::uint32_t refresh_s = cls == 0 ? 60 : cls * 5;
+    return 2 * refresh_s + first_poll_margin_s;
 }
 
 // ---- event phases and the pre-queue shuffle --------------------------------------------------
@@ -277,6 +287,7 @@ std::optional<ticket> room_controller::issue(std::uint64_t binding, unix_ms now)
     }
     place p{};
     p.set_seen(secs(now));
+    p.set_unconfirmed(true);
     ring_.push_back(p);
     ++issued_;
     ++waiting_;
@@ -343,6 +354,9 @@ wait_info room_controller::poll(const ticket& t, unix_ms now) {
             ghost_resolved();
             [[fallthrough]];
         case place_state::waiting:
+            if (now - t.issued_at >= 1'000) {
+                p.set_unconfirmed(false);  // back with the ticket after the issuing request
+            }
             break;
         case place_state::pending:
             return claim(q, t, now);

@@ -14,6 +14,10 @@
 //   claimed   the visitor polled and got a pass (the pass lives in the pass table)
 //   ghost     a sequence number reserved by the lease of a snapshot but maybe never handed out
 //             (after a restart): skipped silently when reached unless its ticket shows up
+//   unconfirmed  a waiting place whose holder has not polled since the request that issued it:
+//             live only for twice the refresh it was told plus 10 s (a client that keeps no
+//             cookie takes a new place on every visit; those places would be admitted and never
+//             claimed, and use up the rate)
 
 #include <algorithm>
 #include <array>
@@ -69,13 +73,21 @@ enum class place_state : std::uint8_t { waiting = 0, ghost = 1, pending = 2, cla
 struct place {
     static constexpr std::uint32_t time_mask = (1u << 28) - 1;
 
+    static constexpr std::uint32_t unconfirmed_bit = 1u << 31;
+
     // Trivial (no member initialisers), so a new block is not written twice; use place{}.
-    std::uint32_t seen_state;  // bits 0..27: last seen; bits 28..31: place_state
+    std::uint32_t seen_state;  // bits 0..27: last seen; bits 28..30: place_state; bit 31: unconfirmed
     std::uint32_t promise;     // bits 0..27: promised latest admission (ETA high), 0 = none;
                                    // bits 28..31: refresh class told last (n × 5 s; 0 = never polled)
 
-    place_state state() const { return static_cast<place_state>(seen_state >> 28); }
-    void set_state(place_state s) { seen_state = (seen_state & time_mask) | (static_cast<std::uint32_t>(s) << 28); }
+    place_state state() const { return static_cast<place_state>((seen_state >> 28) & 7); }
+    void set_state(place_state s) {
+        seen_state = (seen_state & (time_mask | unconfirmed_bit)) | (static_cast<std::uint32_t>(s) << 28);
+    }
+    // Issued, and its holder has not come back with the ticket since (no poll a second or more
+    // after the issuing request): a client that keeps no cookies, or a page closed at once.
+    bool unconfirmed() const { return (seen_state & unconfirmed_bit) != 0; }
+    void set_unconfirmed(bool u) { seen_state = u ? seen_state | unconfirmed_bit : seen_state & ~unconfirmed_bit; }
     std::uint32_t seen() const { return seen_state & time_mask; }
     void set_seen(std::uint32_t s) { seen_state = (seen_state & ~time_mask) | (s & time_mask); }
     std::uint32_t refresh_class() const { return promise >> 28; }
@@ -218,7 +230,10 @@ private:
     void see(unix_ms now);
 
     std::uint32_t secs(unix_ms now) const;  // modulo 2^28
+    // Seen within abandon_after — and, while unconfirmed, within first_poll_limit_s — or a
+    // restart's liveness floor.
     bool live(const place& p, std::uint32_t now_s) const;
+    static std::uint32_t first_poll_limit_s(const place& p);
 
     bool admission_open(unix_ms now) const;  // mode admits, not sold out, event started
     bool may_admit_one() const;               // max_active_users and inventory

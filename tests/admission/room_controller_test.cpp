@@ -232,7 +232,10 @@ TEST(room_controller, admissions_count_as_kept_or_missed_against_the_eta_each_vi
         tickets.push_back(*paused.issue(0, t0));
         paused.poll(tickets.back(), t0);
     }
-    paused.update({room_mode::paused, std::nullopt, std::nullopt}, t0 + 500);
+    for (const auto& t : tickets) {
+        paused.poll(t, t0 + 1'000);  // their pages are back once (a place nobody came back to lapses sooner)
+    }
+    paused.update({room_mode::paused, std::nullopt, std::nullopt}, t0 + 1'500);
     paused.update({room_mode::fifo, std::nullopt, std::nullopt}, t0 + 180'000);
     for (now = t0 + 180'000; now <= t0 + 200'000; now += tick_ms) {
         paused.tick(now);
@@ -271,6 +274,47 @@ TEST(room_controller, a_place_marked_absent_is_skipped_without_using_the_rate_un
     ticket unknown = tickets[3];
     unknown.seq = 999;
     room.mark_absent(unknown, now);
+}
+
+TEST(room_controller, a_place_whose_holder_never_comes_back_after_getting_it_is_skipped_once_its_first_poll_is_overdue) {
+    auto cfg = make_room(60, 100);
+    cfg.mode = room_mode::paused;
+    room_controller room(cfg, test_identity(), t0);
+    // Each arrival is issued a place and told a refresh in the same request, as the proxy does.
+    std::vector<ticket> tickets;
+    std::uint32_t refresh_s = 0;
+    for (int i = 0; i < 3; ++i) {
+        tickets.push_back(*room.issue(0, t0));
+        refresh_s = room.poll(tickets.back(), t0 + 5).refresh_after_seconds;
+    }
+    ASSERT_GT(refresh_s, 0u);
+    // 0 comes back when told; 1 never does (no cookie kept); 2 only within the issuing second.
+    room.poll(tickets[0], t0 + refresh_s * 1'000);
+    room.poll(tickets[2], t0 + 900);
+    // Reached later than twice the refresh plus 10 s (still well within abandon_after, 5 min).
+    const unix_ms open_at = t0 + (2 * refresh_s + 11) * 1'000;
+    ASSERT_LT(open_at - t0, cfg.abandon_after.count());
+    room.poll(tickets[0], open_at);
+    room.update({room_mode::fifo, std::nullopt, std::nullopt}, open_at);
+    unix_ms now = open_at;
+    for (; now <= open_at + 10'000; now += tick_ms) {
+        room.tick(now);
+    }
+    const auto f = room.figures(now);
+    EXPECT_EQ(f.admitted_total, 1u);
+    EXPECT_EQ(f.skipped_total, 2u);
+    EXPECT_EQ(room.poll(tickets[0], now).state, room_state::admitted);
+    EXPECT_TRUE(room.poll(tickets[1], now).revoked);
+
+    // Reached before its first poll is due, an unconfirmed place is admitted as any other.
+    room_controller fresh(make_room(60, 100), test_identity(), t0);
+    const auto t = *fresh.issue(0, t0);
+    fresh.poll(t, t0);
+    for (now = t0; now <= t0 + 3'000; now += tick_ms) {
+        fresh.tick(now);
+    }
+    EXPECT_EQ(fresh.figures(now).admitted_total, 1u);
+    EXPECT_EQ(fresh.poll(t, now).state, room_state::admitted);
 }
 
 TEST(room_controller, an_admitted_place_whose_holder_is_refused_before_claiming_gives_its_admission_back_once) {
