@@ -12,6 +12,7 @@ constexpr std::uint32_t time_mask = place::time_mask;
 constexpr std::uint32_t half_range = 1u << 27;
 constexpr std::int64_t max_eta_s = std::int64_t{1} << 26;  // keeps promises inside the serial range
 constexpr std::uint32_t first_poll_margin_s = 10;
+constexpr std::uint32_t first_poll_min_s = 60;
 constexpr std::uint64_t max_unresolved = std::uint64_t{1} << 26;  // 512 MiB of places per room
 constexpr unix_ms resume_claim_window_ms = 120'000;
 
@@ -191,12 +192,13 @@ bool room_controller::live(const place& p, std::uint32_t now_s) const {
     return has_liveness_floor_ && serial_age(now_s, liveness_floor_s_) <= limit;
 }
 
-// A page polls first after the refresh it was told (±20 % jitter; a hidden tab still runs its
-// timers for minutes): twice that plus a margin, within abandon_after.
+// A page polls first after the refresh it was told (±20 % jitter; a hidden desktop tab still
+// runs its timers for minutes): twice that plus a margin, and at least a minute for a phone
+// locked right after the page loaded. Within abandon_after.
 std::uint32_t room_controller::first_poll_limit_s(const place& p) {
     const std::uint32_t cls = p.refresh_class();
     const std::uint32_t refresh_s = cls == 0 ? 60 : cls * 5;
-    return 2 * refresh_s + first_poll_margin_s;
+    return std::max(first_poll_min_s, 2 * refresh_s + first_poll_margin_s);
 }
 
 // ---- event phases and the pre-queue shuffle --------------------------------------------------
@@ -474,7 +476,9 @@ wait_info room_controller::claim(std::uint64_t q, const ticket& t, unix_ms now) 
     place& p = ring_.at(q);
     p.set_state(place_state::claimed);
     --pending_count_;
-    returned_.erase(q);
+    if (returned_.erase(q) != 0) {
+        tokens_ -= token_units;  // its admission had gone back to the rate: claimed after all, take it again
+    }
     const pass_entry e{now, now + cfg_.session_max_duration.count(), now, t.binding, t.seq};
     const std::uint64_t id = pass_id_for(t.seq);
     passes_[id] = e;

@@ -15,7 +15,7 @@
 //   ghost     a sequence number reserved by the lease of a snapshot but maybe never handed out
 //             (after a restart): skipped silently when reached unless its ticket shows up
 //   unconfirmed  a waiting place whose holder has not polled since the request that issued it:
-//             live only for twice the refresh it was told plus 10 s (a client that keeps no
+//             live only for twice the refresh it was told plus 10 s, at least 60 s (a client that keeps no
 //             cookie takes a new place on every visit; those places would be admitted and never
 //             claimed, and use up the rate)
 
@@ -174,8 +174,9 @@ public:
     // The holder of `t` was refused by bot detection: its waiting place is no longer live (a
     // later poll makes it live again). A place already admitted but not yet claimed gives its
     // admission back to the rate (once) and stays claimable until its claim window ends, so a
-    // person who solves the challenge still gets in while bots that are caught at the claiming
-    // poll do not use up the room's rate. Other places and states are left alone.
+    // person who solves the challenge still gets in (its claim takes the admission again) while
+    // bots that are caught at the claiming poll do not use up the room's rate. Other places and
+    // states are left alone.
     void mark_absent(const ticket& t, unix_ms now);
     pass_status touch(const pass& p, unix_ms now);
     void end(std::uint64_t pass_id, unix_ms now);

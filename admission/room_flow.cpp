@@ -258,6 +258,7 @@ void room_controller::expire(unix_ms now) {
     std::erase_if(pending_, [&](const pending_entry& e) {
         place& p = ring_.at(e.q);
         if (p.state() != place_state::pending) {
+            returned_.erase(e.q);
             return true;  // claimed meanwhile
         }
         if (now < e.deadline) {

@@ -430,7 +430,7 @@ std::optional<parsed_snapshot> parse_snapshot(std::string_view file, std::string
     r.u32(version);
     r.i64(out.written_at);
     r.u32(rooms);
-    if (!r.ok() || version != snapshot_version) {
+    if (!r.ok() || version == 0 || version > snapshot_version) {
         err = "unsupported snapshot version " + std::to_string(version);
         return std::nullopt;
     }

@@ -24,7 +24,9 @@
 
 namespace anteroom::admission {
 
-inline constexpr std::uint32_t snapshot_version = 1;
+// 2: a place's seen_state carries the unconfirmed bit (bit 31). Version 1 (no such bit) is
+// still read; a binary that only knows version 1 refuses a version 2 snapshot by its number.
+inline constexpr std::uint32_t snapshot_version = 2;
 
 class byte_writer {
 public:

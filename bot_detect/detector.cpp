@@ -287,7 +287,7 @@ void detector::observe(const bot_detect_config& c, const outcome_input& out) {
         // The pass is the key the next requests carry; the ticket too, for a client that keeps
         // the cookie it was told to drop.
         const auto t = static_cast<std::uint32_t>(out.now);
-        for (const std::uint64_t key : {out.admitted_visitor, out.visitor}) {
+        for (const std::uint64_t key : {out.admitted_visitor, out.admitted_ticket}) {
             if (key != 0) {
                 visitors_.with(key, now_s, [&](key_entry& e, bool) {
                     e.admitted = 1;

@@ -61,6 +61,7 @@ struct outcome_input {
     // The key of a pass this answer gave to a visitor that held a ticket (0 = none): its
     // admission time, from which fast_form measures the first form.
     std::uint64_t admitted_visitor = 0;
+    std::uint64_t admitted_ticket = 0;  // the ticket that pass replaces, for a client that keeps it
     std::uint32_t header_signature = 0;
     unix_ms now = 0;
 };

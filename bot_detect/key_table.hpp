@@ -37,7 +37,7 @@ struct key_entry {
     std::uint8_t early_polls;
     std::uint8_t intervals;       // poll intervals seen (saturating)
     std::uint8_t exact_run;       // consecutive intervals at the refresh told (−0.1 %/+0.4 %)
-    std::uint8_t admitted;        // 1: let in from a room at last_poll_ms (fast_form measures from it)
+    std::uint8_t admitted;        // 1: let in from a room at last_poll_ms, not polled since (fast_form)
     float interval_mean;          // Welford over interval / told refresh
     float interval_m2;
     // Sharing: 16-bit sketches of the prefixes and User-Agents seen with this key.

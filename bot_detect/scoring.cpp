@@ -130,6 +130,7 @@ void record_poll(const bot_detect_config& c, key_entry& e, unix_ms now_ms) {
     const auto now32 = static_cast<std::uint32_t>(now_ms);
     const std::uint32_t last = e.last_poll_ms;
     e.last_poll_ms = now32 == 0 ? 1 : now32;
+    e.admitted = 0;  // fast_form measures from the admission only, not from a later poll
     if (last == 0) {
         return;
     }

@@ -216,7 +216,7 @@ struct bot_limits {
     std::uint32_t regular_min_intervals = 2;  // consecutive intervals at the told refresh (−0.1 %/+0.4 %)
     std::uint32_t sharing_prefixes = 2;     // more distinct prefixes than this = shared
     std::uint32_t sharing_user_agents = 1;  // more distinct User-Agents than this = shared
-    duration_ms min_form_time{1'000};       // fast_form: POST/PUT/PATCH/DELETE sooner after the last status poll; 0 = off
+    duration_ms min_form_time{1'000};       // fast_form: POST/PUT/PATCH/DELETE sooner after admission; 0 = off
 };
 
 // An allow or deny rule: it matches when every condition it sets matches (unset = any).

@@ -466,6 +466,11 @@ private:
         if (to != pass_for::bypass) {
             ctx.bot.admitted_visitor = bot_detect::visitor_key(text);  // fast_form measures from now
         }
+        if (to == pass_for::ticket_holder) {
+            if (const auto raw = cookie_value(ctx.request, room.ticket_cookie)) {
+                ctx.bot.admitted_ticket = bot_detect::visitor_key(*raw);
+            }
+        }
         ctx.response_headers.emplace_back(
             "Set-Cookie", set_cookie_header(room.pass_cookie, text, (p.expires_at - now) / 1000, secure(ctx)));
         if (to == pass_for::ticket_holder) {

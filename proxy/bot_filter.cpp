@@ -249,6 +249,7 @@ public:
                             .ticket_issued = ctx.bot.ticket_issued,
                             .refresh_told_s = ctx.bot.refresh_told_s,
                             .admitted_visitor = ctx.bot.admitted_visitor,
+                            .admitted_ticket = ctx.bot.admitted_ticket,
                             .header_signature = ctx.bot.header_signature,
                             .now = now_ms()});
     }

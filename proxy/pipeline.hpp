@@ -51,6 +51,7 @@ struct bot_view {
     bool ticket_issued = false;
     std::uint64_t issued_visitor = 0;    // key of the ticket just issued
     std::uint64_t admitted_visitor = 0;  // key of the pass just given to a ticket holder
+    std::uint64_t admitted_ticket = 0;   // key of this room's ticket that pass replaces
     unsigned refresh_told_s = 0;
 };
 

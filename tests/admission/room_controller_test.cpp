@@ -291,8 +291,9 @@ TEST(room_controller, a_place_whose_holder_never_comes_back_after_getting_it_is_
     // 0 comes back when told; 1 never does (no cookie kept); 2 only within the issuing second.
     room.poll(tickets[0], t0 + refresh_s * 1'000);
     room.poll(tickets[2], t0 + 900);
-    // Reached later than twice the refresh plus 10 s (still well within abandon_after, 5 min).
-    const unix_ms open_at = t0 + (2 * refresh_s + 11) * 1'000;
+    // Reached later than twice the refresh plus 10 s and than a minute (still well within
+    // abandon_after, 5 min).
+    const unix_ms open_at = t0 + (std::max(60u, 2 * refresh_s + 10) + 1) * 1'000;
     ASSERT_LT(open_at - t0, cfg.abandon_after.count());
     room.poll(tickets[0], open_at);
     room.update({room_mode::fifo, std::nullopt, std::nullopt}, open_at);
@@ -346,9 +347,14 @@ TEST(room_controller, an_admitted_place_whose_holder_is_refused_before_claiming_
     // The place stays claimable (a person who solved the challenge gets in) and counts as
     // active until then.
     EXPECT_EQ(room.figures(now).active, 2u);
-    const auto w = room.poll(tickets[0], now + 2'000);
+    const auto w = room.poll(tickets[0], now);
     EXPECT_EQ(w.state, room_state::admitted);
     EXPECT_TRUE(w.admitted_pass.has_value());
+    // Claimed after all, it takes its admission again: the next second's goes to it.
+    room.tick(now + 1'000);
+    EXPECT_EQ(room.figures(now + 1'000).admitted_total, 2u);
+    room.tick(now + 2'000);
+    EXPECT_EQ(room.figures(now + 2'000).admitted_total, 3u);
     // Claimed, it is no longer pending: marking it gives nothing back.
     room.mark_absent(tickets[0], now + 2'000);
     EXPECT_EQ(room.figures(now + 2'000).returned_total, 1u);

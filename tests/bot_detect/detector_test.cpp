@@ -287,7 +287,11 @@ TEST(BotScore, FormSentSoonerAfterAdmissionThanAPersonCouldFillItIn) {
         d.observe(c, {.client = ip("192.0.2.9"), .visitor = ticket, .ticket_issued = true, .refresh_told_s = 5,
                       .now = t0});
         EXPECT_EQ(d.evaluate(c, input(h, "192.0.2.9", t0 + 5'000, ticket, true)).score, 0);
-        d.observe(c, {.client = ip("192.0.2.9"), .visitor = ticket, .admitted_visitor = pass, .now = t0 + 5'000});
+        d.observe(c, {.client = ip("192.0.2.9"),
+                      .visitor = ticket,
+                      .admitted_visitor = pass,
+                      .admitted_ticket = ticket,
+                      .now = t0 + 5'000});
         return std::pair{ticket, pass};
     };
     // A script books 300 ms after the answer that let it in.
@@ -299,6 +303,11 @@ TEST(BotScore, FormSentSoonerAfterAdmissionThanAPersonCouldFillItIn) {
     // One that keeps the ticket cookie it was told to drop is measured the same.
     r = post(script_ticket, t0 + 5'400);
     EXPECT_EQ(r.reasons & reason::fast_form, reason::fast_form) << reasons_text(r.reasons);
+    // Measured from the admission only: a status poll after it (another tab, another room's
+    // page) ends the measuring instead of starting it again.
+    const auto polled = admit("polled").second;
+    d.evaluate(c, input(h, "192.0.2.9", t0 + 8'000, polled, true));
+    EXPECT_EQ(post(polled, t0 + 8'300).reasons & reason::fast_form, 0u);
     // A person: the form comes 9 s after the page.
     EXPECT_EQ(post(admit("person").second, t0 + 14'000).score, 0);
     // The limit itself: 1 s by default.
