@@ -196,9 +196,7 @@ bool room_controller::live(const place& p, std::uint32_t now_s) const {
 // runs its timers for minutes): twice that plus a margin, and at least a minute for a phone
 // locked right after the page loaded. Within abandon_after.
 std::uint32_t room_controller::first_poll_limit_s(const place& p) {
-    const std::uint32_t cls = p.refresh_class();
-    const std::uint32_t refresh_s = cls == 0 ? 60 : cls * 5;
-    return std::max(first_poll_min_s, 2 * refresh_s + first_poll_margin_s);
+    return std::max(first_poll_min_s, 2 * p.refresh_told_s() + first_poll_margin_s);
 }
 
 // ---- event phases and the pre-queue shuffle --------------------------------------------------

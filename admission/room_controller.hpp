@@ -91,6 +91,8 @@ struct place {
     std::uint32_t seen() const { return seen_state & time_mask; }
     void set_seen(std::uint32_t s) { seen_state = (seen_state & ~time_mask) | (s & time_mask); }
     std::uint32_t refresh_class() const { return promise >> 28; }
+    // The refresh told last in seconds; 60 (the longest) when never told.
+    std::uint32_t refresh_told_s() const { return refresh_class() == 0 ? 60 : refresh_class() * 5; }
     std::uint32_t promised() const { return promise & time_mask; }
     void set_promise(std::uint32_t deadline_s, std::uint32_t cls) {
         deadline_s &= time_mask;

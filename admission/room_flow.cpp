@@ -16,9 +16,7 @@ constexpr unix_ms min_claim_window_ms = 30'000;
 constexpr unix_ms sweep_interval_ms = 1'000;
 
 unix_ms claim_window_ms(const place& p) {
-    const std::uint32_t cls = p.refresh_class();
-    const unix_ms refresh_ms = (cls == 0 ? 60 : cls * 5) * 1000;
-    return std::max(min_claim_window_ms, 2 * refresh_ms);
+    return std::max(min_claim_window_ms, unix_ms{2} * p.refresh_told_s() * 1000);
 }
 
 }  // namespace

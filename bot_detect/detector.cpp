@@ -286,12 +286,11 @@ void detector::observe(const bot_detect_config& c, const outcome_input& out) {
     if (out.admitted_visitor != 0) {
         // The pass is the key the next requests carry; the ticket too, for a client that keeps
         // the cookie it was told to drop.
-        const auto t = static_cast<std::uint32_t>(out.now);
         for (const std::uint64_t key : {out.admitted_visitor, out.admitted_ticket}) {
             if (key != 0) {
                 visitors_.with(key, now_s, [&](key_entry& e, bool) {
                     e.admitted = 1;
-                    e.last_poll_ms = t == 0 ? 1 : t;
+                    e.last_poll_ms = poll_stamp(out.now);
                 });
             }
         }
@@ -303,9 +302,7 @@ void detector::observe(const bot_detect_config& c, const outcome_input& out) {
                 e.told_refresh_s = static_cast<std::uint16_t>(std::min(out.refresh_told_s, 65535u));
             }
             if (out.ticket_issued) {
-                // The page that came with the ticket starts the poll rhythm.
-                const auto t = static_cast<std::uint32_t>(out.now);
-                e.last_poll_ms = t == 0 ? 1 : t;
+                e.last_poll_ms = poll_stamp(out.now);  // the page that came with the ticket starts the poll rhythm
             }
         });
     }

@@ -129,7 +129,7 @@ partial_score prefix_score(const bot_detect_config& c, double tickets_min) {
 void record_poll(const bot_detect_config& c, key_entry& e, unix_ms now_ms) {
     const auto now32 = static_cast<std::uint32_t>(now_ms);
     const std::uint32_t last = e.last_poll_ms;
-    e.last_poll_ms = now32 == 0 ? 1 : now32;
+    e.last_poll_ms = poll_stamp(now_ms);
     e.admitted = 0;  // fast_form measures from the admission only, not from a later poll
     if (last == 0) {
         return;

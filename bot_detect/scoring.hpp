@@ -84,6 +84,11 @@ partial_score prefix_score(const bot_detect_config& c, double tickets_min);
 // told minus the tolerance counts as early; the interval divided by the refresh told feeds the
 // running mean and variance.
 void record_poll(const bot_detect_config& c, key_entry& e, unix_ms now_ms);
+// `now_ms` as key_entry::last_poll_ms keeps it: 32 bits, never 0 (0 = none yet).
+inline std::uint32_t poll_stamp(unix_ms now_ms) {
+    const auto t = static_cast<std::uint32_t>(now_ms);
+    return t == 0 ? 1 : t;
+}
 // Coefficient of variation of the visitor's poll intervals; < 0 when too few were seen.
 double poll_cv(const key_entry& e);
 // Per-visitor signals (rate, early polls, clockwork polling, sharing).
