@@ -308,11 +308,12 @@ simple_response get_appointments(request_ctx& ctx) {
         return json_error(http::status::bad_request, "invalid_input",
                           "Query needs centre=<id> and date=YYYY-MM-DD (days=1..31 optional).");
     }
-    auto c = ctx.db.centre_by_id(*centre_id);
+    const std::int64_t centre = *centre_id;  // a plain copy: GCC -O3 misreads the optional below
+    auto c = ctx.db.centre_by_id(centre);
     if (!c.ok()) {
         return json_error(c.error);
     }
-    auto av = ctx.db.availability(*centre_id, *from, *from + days - 1, ctx.now);
+    auto av = ctx.db.availability(centre, *from, *from + days - 1, ctx.now);
     if (!av.ok()) {
         return json_error(av.error);
     }
@@ -321,7 +322,7 @@ simple_response get_appointments(request_ctx& ctx) {
         const bool open = c.value.opens_on(d.day);
         list.push_back({{"date", format_date(d.day)}, {"open", open}, {"free", open ? d.free_online : 0}});
     }
-    return json_response(http::status::ok, json{{"centre", *centre_id}, {"days", list}}.dump());
+    return json_response(http::status::ok, json{{"centre", centre}, {"days", list}}.dump());
 }
 
 simple_response get_bookings(request_ctx& ctx) {

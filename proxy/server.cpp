@@ -24,7 +24,7 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-bool open_acceptor(tcp::acceptor& a, const tcp::endpoint& ep, bool reuse_port, std::string& err) {
+bool open_acceptor(tcp_acceptor& a, const tcp::endpoint& ep, bool reuse_port, std::string& err) {
     beast::error_code ec;
     a.open(ep.protocol(), ec);
     if (!ec) {
@@ -56,7 +56,7 @@ struct server::impl {
         listener_config configured;
         tcp::endpoint bound;
         // One acceptor per worker with SO_REUSEPORT, or one (on worker 0) that distributes.
-        std::vector<std::pair<worker*, std::shared_ptr<tcp::acceptor>>> acceptors;
+        std::vector<std::pair<worker*, std::shared_ptr<tcp_acceptor>>> acceptors;
     };
 
     explicit impl(server_options o) : opts(std::move(o)) {}
@@ -90,7 +90,7 @@ struct server::impl {
     counter* reload_ok = nullptr;
     counter* reload_failed = nullptr;
 
-    net::awaitable<void> accept_loop(worker& w, std::shared_ptr<tcp::acceptor> acc, bool distribute,
+    net::awaitable<void> accept_loop(worker& w, std::shared_ptr<tcp_acceptor> acc, bool distribute,
                                      listener_kind kind) {
         for (;;) {
             auto [ec, sock] = co_await acc->async_accept(use_tuple);
@@ -121,7 +121,7 @@ struct server::impl {
                     const int fd = sock.release(rec);
                     net::post(target.ioc(), [this, &target, protocol, fd, kind] {
                         beast::error_code aec;
-                        tcp::socket s(target.ioc());
+                        tcp_socket s(target.ioc());
                         s.assign(protocol, fd, aec);
                         start_session(target, std::move(s), kind);
                     });
@@ -132,15 +132,14 @@ struct server::impl {
         }
     }
 
-    void start_session(worker& w, tcp::socket sock, listener_kind kind) {
+    void start_session(worker& w, tcp_socket sock, listener_kind kind) {
         beast::error_code ec;
         const auto ep = sock.remote_endpoint(ec);
         if (ec) {
             return;
         }
         sock.set_option(tcp::no_delay(true), ec);
-        auto s = std::make_shared<session>(w, std::move(sock), to_ip(ep.address()), kind);
-        net::co_spawn(w.ioc(), s->run(), net::detached);
+        session::start(w, std::move(sock), to_ip(ep.address()), kind);
     }
 
     // Bot detection first (it may answer or mark the request), then admission (it decides
@@ -190,7 +189,7 @@ struct server::impl {
         const bool reuse_port = cfg->server.reuse_port;
         const std::size_t count = reuse_port ? workers.size() : 1;
         for (std::size_t i = 0; i < count; ++i) {
-            auto acc = std::make_shared<tcp::acceptor>(workers[i]->ioc());
+            auto acc = std::make_shared<tcp_acceptor>(workers[i]->ioc());
             if (!open_acceptor(*acc, ep, reuse_port, err)) {
                 close_listener(out);
                 return false;
@@ -342,6 +341,8 @@ bool server::start(std::string& err) {
     auto& m = d.metrics;
     d.shared.access = &d.access;
     d.shared.open_connections = &m.get_gauge("anteroom_connections_open", "Client connections open now");
+    d.shared.parked_connections = &m.get_gauge("anteroom_connections_parked",
+                                               "Idle keep-alive connections parked (no buffer, no coroutine)");
     d.shared.accepted = &m.get_counter("anteroom_connections_accepted_total", "Client connections accepted");
     d.shared.refused = &m.get_counter("anteroom_connections_refused_total",
                                       "Client connections refused (max_connections or draining)");
@@ -706,6 +707,10 @@ std::shared_ptr<const config> server::current_config() const {
 
 std::size_t server::open_connections() const {
     return impl_->shared.connections.load();
+}
+
+std::size_t server::parked_connections() const {
+    return impl_->shared.parked.load();
 }
 
 }  // namespace anteroom::proxy

@@ -48,6 +48,8 @@ public:
     tcp::endpoint builtin_endpoint() const;
     std::shared_ptr<const config> current_config() const;
     std::size_t open_connections() const;
+    // Of those, idle keep-alive connections parked (see session::park).
+    std::size_t parked_connections() const;
 
 private:
     void arm_signals();

@@ -21,11 +21,16 @@ class session : public std::enable_shared_from_this<session> {
 public:
     using time_point = std::chrono::steady_clock::time_point;
 
-    session(worker& w, tcp::socket sock, ip_address peer, listener_kind kind = listener_kind::plain);
+    session(worker& w, tcp_socket sock, ip_address peer, listener_kind kind = listener_kind::plain);
+    // Creates a session for an accepted connection (from the session pool) and runs it on the
+    // worker's io_context.
+    static void start(worker& w, tcp_socket sock, ip_address peer, listener_kind kind);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
+    // The connection's life: TLS handshake (on TLS listeners), then requests until it ends or
+    // is parked while idle (see park()).
     net::awaitable<void> run();
 
     // Called by the worker's sweeper: past the deadline, pending I/O is cancelled.
@@ -40,6 +45,12 @@ public:
 
 private:
     struct request_state;
+    // The request loop; `woken`: resumed by unpark() with input waiting.
+    net::awaitable<void> serve(bool woken);
+    void park();
+    void unpark(const beast::error_code& ec);
+    // Timed out with output the peer never took: the socket is reset and closed (true).
+    bool reset_if_stalled();
     // TLS listeners: reads the ClientHello off the socket (kept for its JA4), then hands it to
     // OpenSSL for the handshake. False: no TLS connection came about (already answered/counted).
     net::awaitable<bool> tls_accept();
@@ -61,21 +72,22 @@ private:
     void set_deadline(std::chrono::milliseconds d);
     void check_idle(time_point now);
 
+    // Ordered to pack: a parked connection is this object, its socket and one wait.
     worker& w_;
     conn_stream stream_;
     ip_address peer_;
-    listener_kind kind_;
     std::shared_ptr<const tls_server> tls_;  // the certificates this connection's handshake used
     std::string ja4_;                        // of its ClientHello ("" = plain)
     beast::flat_buffer buf_;
     time_point deadline_;
+    time_point idle_since_{};
+    conn_stream* upstream_ = nullptr;  // current upstream connection, cancelled with ours on timeout
+    unsigned requests_ = 0;
+    listener_kind kind_;
     bool timed_out_ = false;
     bool idle_ = false;            // between requests (or before the first)
     bool park_requested_ = false;  // the sweeper asked an idle session to give its buffer back
-    time_point idle_since_{};
     bool linger_ = false;  // the last response closed the connection; drain input before closing
-    conn_stream* upstream_ = nullptr;  // current upstream connection, cancelled with ours on timeout
-    unsigned requests_ = 0;
 };
 
 }  // namespace anteroom::proxy

@@ -2,15 +2,15 @@
 
 namespace anteroom::proxy {
 
-conn_stream::conn_stream(tcp::socket s) : ex_(s.get_executor()), sock_(std::move(s)) {}
+conn_stream::conn_stream(tcp_socket s) : sock_(std::move(s)) {}
 
-conn_stream::conn_stream(net::io_context& ioc) : ex_(ioc.get_executor()), sock_(ioc) {}
+conn_stream::conn_stream(net::io_context& ioc) : sock_(ioc) {}
 
 conn_stream::conn_stream(conn_stream&&) noexcept = default;
 conn_stream& conn_stream::operator=(conn_stream&&) noexcept = default;
 conn_stream::~conn_stream() = default;
 
-tcp::socket& conn_stream::socket() {
+tcp_socket& conn_stream::socket() {
     return tls_ ? tls_->stream.next_layer() : sock_;
 }
 

@@ -21,17 +21,17 @@ struct tls_layer;
 
 class conn_stream {
 public:
-    using executor_type = tcp::socket::executor_type;
+    using executor_type = io_executor;
 
-    explicit conn_stream(tcp::socket s);
+    explicit conn_stream(tcp_socket s);
     explicit conn_stream(net::io_context& ioc);
     conn_stream(conn_stream&&) noexcept;
     conn_stream& operator=(conn_stream&&) noexcept;
     ~conn_stream();
 
-    executor_type get_executor() { return ex_; }
+    executor_type get_executor() { return sock_.get_executor(); }  // kept by a moved-from socket
     // The TCP socket under everything: deadlines cancel it, shutdown and close act on it.
-    tcp::socket& socket();
+    tcp_socket& socket();
     bool is_tls() const { return tls_ != nullptr; }
     // Puts TLS on the connection (server or client side is chosen by the handshake). Call it
     // before any TLS byte has been read or written.
@@ -55,8 +55,7 @@ public:
     auto async_tls_shutdown(Token&& token);
 
 private:
-    executor_type ex_;
-    tcp::socket sock_;                 // moved into tls_ by start_tls()
+    tcp_socket sock_;  // moved into tls_ by start_tls()
     std::unique_ptr<tls_layer> tls_;
 };
 

@@ -10,10 +10,10 @@
 namespace anteroom::proxy {
 
 struct tls_layer {
-    tls_layer(tcp::socket s, net::ssl::context& ctx) : stream(std::move(s), ctx) {}
+    tls_layer(tcp_socket s, net::ssl::context& ctx) : stream(std::move(s), ctx) {}
     // Beast's ssl_stream: its flat_stream gathers a serializer's buffers into one TLS record
     // instead of one record per buffer.
-    beast::ssl_stream<tcp::socket> stream;
+    beast::ssl_stream<tcp_socket> stream;
 };
 
 template <class MutableBufferSequence, class Token>

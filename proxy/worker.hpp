@@ -23,9 +23,12 @@ class session;
 // Process-wide state shared by all workers (atomics only).
 struct shared_state {
     std::atomic<std::uint32_t> connections{0};
+    // Idle keep-alive connections parked without buffer or coroutine (session::park).
+    std::atomic<std::uint32_t> parked{0};
     std::atomic<bool> draining{false};
     access_log* access = nullptr;
     gauge* open_connections = nullptr;
+    gauge* parked_connections = nullptr;
     counter* accepted = nullptr;
     counter* refused = nullptr;
     counter* timeouts = nullptr;

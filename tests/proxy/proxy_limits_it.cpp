@@ -55,6 +55,12 @@ class proxy_limits : public ::testing::Test {
 protected:
     fake_upstream up;
     std::string upstreams() const { return upstream_block("[\"" + up.address() + "\"]"); }
+    // One request on `c`, then waits until the proxy has parked the idle connection.
+    static void use_until_parked(proxy_under_test& px, raw_client& c) {
+        c.send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+        ASSERT_TRUE(c.read_response()) << c.ec().message();
+        ASSERT_TRUE(eventually([&] { return px.server().parked_connections() == 1; }, 5s));
+    }
 };
 
 // ---- head size ---------------------------------------------------------------------------
@@ -338,6 +344,57 @@ TEST_F(proxy_limits, idle_keep_alive_connection_is_closed_after_the_idle_timeout
     const auto took = since(start);
     EXPECT_GE(took, 150ms);
     EXPECT_LT(took, 1500ms);
+}
+
+// A keep-alive connection idle for a second is parked: its read buffer and coroutine are given
+// up and it waits for readability alone (what keeps idle connections under 1 KiB each). The
+// next requests, pipelined, are read and answered as before.
+TEST_F(proxy_limits, parked_idle_connection_serves_its_next_requests) {
+    proxy_under_test px{"[server]\nidle_timeout = \"10s\"\n" + upstreams()};
+    raw_client c(px.port(), 5s);
+    c.send("GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto first = c.read_response();
+    ASSERT_TRUE(first) << c.ec().message();
+    EXPECT_EQ(px.server().parked_connections(), 0u);  // busy connections keep their buffer
+    ASSERT_TRUE(eventually([&] { return px.server().parked_connections() == 1; }, 5s));
+    EXPECT_GE(metric_value(scrape_metrics(px.admin_port()), "anteroom_connections_parked").value_or(0), 1);
+
+    c.send("GET /echo?n=2 HTTP/1.1\r\nHost: x\r\n\r\nGET /echo?n=3 HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (const char* target : {"/echo?n=2", "/echo?n=3"}) {
+        auto res = c.read_response();
+        ASSERT_TRUE(res) << target << ": " << c.ec().message();
+        EXPECT_EQ(res->result_int(), 200);
+        EXPECT_TRUE(res->keep_alive());
+        EXPECT_NE(res->body().find(target), std::string::npos) << res->body();
+    }
+    EXPECT_EQ(px.server().parked_connections(), 0u);
+    EXPECT_EQ(px.server().open_connections(), 1u);
+    EXPECT_EQ(up.request_count(), 3u);
+}
+
+TEST_F(proxy_limits, parked_connection_is_closed_after_the_idle_timeout) {
+    proxy_under_test px{"[server]\nidle_timeout = \"2s\"\n" + upstreams()};
+    raw_client c(px.port(), 5s);
+    const auto start = steady::now();
+    ASSERT_NO_FATAL_FAILURE(use_until_parked(px, c));
+    EXPECT_EQ(c.read_until_close(), "");
+    EXPECT_TRUE(c.ec() == net::error::eof || c.ec() == net::error::connection_reset) << c.ec().message();
+    EXPECT_GE(since(start), 1900ms);
+    EXPECT_TRUE(eventually([&] { return px.server().open_connections() == 0; }));
+    EXPECT_EQ(px.server().parked_connections(), 0u);
+}
+
+// Drain closes parked connections at once; it does not wait out drain_timeout for them.
+TEST_F(proxy_limits, drain_closes_parked_connections_at_once) {
+    proxy_under_test px{"[server]\nidle_timeout = \"30s\"\ndrain_timeout = \"20s\"\n" + upstreams()};
+    raw_client c(px.port(), 5s);
+    ASSERT_NO_FATAL_FAILURE(use_until_parked(px, c));
+    const auto start = steady::now();
+    px.server().drain();
+    EXPECT_EQ(c.read_until_close(), "");
+    EXPECT_TRUE(c.ec() == net::error::eof || c.ec() == net::error::connection_reset) << c.ec().message();
+    EXPECT_LT(since(start), 3s);
+    EXPECT_EQ(px.server().parked_connections(), 0u);
 }
 
 TEST_F(proxy_limits, idle_timeout_does_not_cut_a_slow_response) {
