@@ -127,7 +127,8 @@ public:
         return b;
     }
     // A block may be given back on another thread than it came from: it joins that thread's
-    // list (chunks are never freed, so any list may own any block).
+    // list (chunks are never freed, so any list may own any block). Blocks on the list of a
+    // thread that ends (sessions destroyed with their worker at shutdown) are not reused.
     static void give(void* p) noexcept {
         auto* b = static_cast<free_block*>(p);
         auto& head = free_head();
@@ -241,6 +242,7 @@ void session::start(worker& w, tcp_socket sock, ip_address peer, listener_kind k
 }
 
 session::~session() {
+    count_unparked();  // a parked wait destroyed unrun (server stopped without a drain)
     w_.remove_session(this);
 }
 
@@ -290,11 +292,13 @@ void session::close_now() {
 }
 
 net::awaitable<void> session::run() {
-    return serve(false);
+    return serve(shared_from_this(), false);
 }
 
-net::awaitable<void> session::serve(bool woken) {
-    auto self = shared_from_this();
+// `self` is a parameter, not a local: the coroutine owns the session from its creation, even
+// if it were queued before it first runs.
+net::awaitable<void> session::serve(std::shared_ptr<session> self, bool woken) {
+    (void)self;
     shared_state& sh = w_.shared();
     if (!woken && kind_ == listener_kind::tls && !co_await tls_accept()) {
         beast::error_code ec;
@@ -358,6 +362,7 @@ net::awaitable<void> session::serve(bool woken) {
 // frames, Asio's and ours, were most of an idle connection's memory).
 void session::park() {
     buf_.shrink_to_fit();
+    parked_ = true;
     w_.shared().parked.fetch_add(1, std::memory_order_relaxed);
     w_.shared().parked_connections->add(1);
     stream_.socket().async_wait(tcp::socket::wait_read,
@@ -368,8 +373,7 @@ void session::park() {
 }
 
 void session::unpark(const beast::error_code& ec) {
-    w_.shared().parked.fetch_sub(1, std::memory_order_relaxed);
-    w_.shared().parked_connections->add(-1);
+    count_unparked();
     park_requested_ = false;
     idle_ = false;
     if (ec || timed_out_) {
@@ -382,7 +386,15 @@ void session::unpark(const beast::error_code& ec) {
         }
         return;
     }
-    net::co_spawn(stream_.get_executor(), serve(true), net::detached);
+    net::co_spawn(stream_.get_executor(), serve(shared_from_this(), true), net::detached);
+}
+
+void session::count_unparked() {
+    if (parked_) {
+        parked_ = false;
+        w_.shared().parked.fetch_sub(1, std::memory_order_relaxed);
+        w_.shared().parked_connections->add(-1);
+    }
 }
 
 bool session::reset_if_stalled() {

@@ -46,9 +46,10 @@ public:
 private:
     struct request_state;
     // The request loop; `woken`: resumed by unpark() with input waiting.
-    net::awaitable<void> serve(bool woken);
+    net::awaitable<void> serve(std::shared_ptr<session> self, bool woken);
     void park();
     void unpark(const beast::error_code& ec);
+    void count_unparked();
     // Timed out with output the peer never took: the socket is reset and closed (true).
     bool reset_if_stalled();
     // TLS listeners: reads the ClientHello off the socket (kept for its JA4), then hands it to
@@ -88,6 +89,7 @@ private:
     bool idle_ = false;            // between requests (or before the first)
     bool park_requested_ = false;  // the sweeper asked an idle session to give its buffer back
     bool linger_ = false;  // the last response closed the connection; drain input before closing
+    bool parked_ = false;  // counted in shared_state::parked
 };
 
 }  // namespace anteroom::proxy
