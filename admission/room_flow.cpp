@@ -254,6 +254,12 @@ void room_controller::expire(unix_ms now) {
         }
     }
     std::erase_if(pending_, [&](const pending_entry& e) {
+        if (e.q < ring_.begin()) {
+            // Claimed since the last sweep, and the queue's front has moved past it so far that
+            // its block of places is freed: nothing to read, the entry just goes.
+            returned_.erase(e.q);
+            return true;
+        }
         place& p = ring_.at(e.q);
         if (p.state() != place_state::pending) {
             returned_.erase(e.q);

@@ -238,7 +238,8 @@ struct room_codec {
             pending += st == place_state::pending ? 1 : 0;
         }
         for (const auto& e : c.pending_) {
-            listed += c.ring_.at(e.q).state() == place_state::pending ? 1 : 0;
+            // Entries below the ring's start were claimed and their block freed (expire drops them).
+            listed += e.q >= c.ring_.begin() && e.q < c.ring_.end() && c.ring_.at(e.q).state() == place_state::pending ? 1 : 0;
         }
         bool below_front_resolved = true;
         for (std::uint64_t q = c.ring_.begin(); q < c.front_; ++q) {
