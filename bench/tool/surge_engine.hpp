@@ -198,7 +198,19 @@ private:
     std::string status_target_;
 
     std::priority_queue<std::uint64_t, std::vector<std::uint64_t>, std::greater<>> timers_;  // due << 32 | visitor
-    std::deque<std::pair<std::uint32_t, std::uint32_t>> ready_;  // (visitor, due) waiting for a connection
+    // Requests waiting for a connection, oldest first, and the same by source address (sequence
+    // numbers into ready_), so that a connection freed under saturation finds a request from
+    // its own address at once instead of reconnecting. Entries taken out of order stay in
+    // ready_ as `taken` until they reach its front.
+    struct ready_entry {
+        std::uint32_t visitor;
+        std::uint32_t due;
+        bool taken;
+    };
+    std::deque<ready_entry> ready_;
+    std::uint64_t ready_base_ = 0;  // sequence number of ready_.front()
+    std::size_t ready_count_ = 0;   // entries not taken
+    std::unordered_map<std::uint32_t, std::deque<std::uint64_t>> ready_by_addr_;
     std::vector<std::unique_ptr<connection>> conns_;
     std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> idle_by_addr_;
     std::uint32_t idle_head_ = no_slot;

@@ -108,7 +108,9 @@ void engine::dispatch(std::uint32_t i, std::uint32_t due) {
     } else if (idle_tail_ != no_slot) {
         c = conns_[idle_tail_].get();
     } else {
-        ready_.push_back({i, due});
+        ready_by_addr_[addr].push_back(ready_base_ + ready_.size());
+        ready_.push_back({i, due, false});
+        ++ready_count_;
         return;
     }
     unlink_idle(*c);
@@ -117,26 +119,42 @@ void engine::dispatch(std::uint32_t i, std::uint32_t due) {
     c->wake.cancel();
 }
 
-// A connection just freed takes the oldest waiting request from its own source address among
-// the first few in line (so a saturated pool keeps its keep-alive connections instead of
-// reconnecting for every request), else the oldest of all.
+// A connection just freed takes the oldest waiting request from its own source address (so a
+// saturated pool keeps its keep-alive connections instead of reconnecting for every request:
+// with thousands of addresses, the oldest request is almost never from the freed one's), else
+// the oldest of all.
 void engine::take_ready(connection& c) {
-    if (ready_.empty()) {
+    if (ready_count_ == 0) {
         return;
     }
-    constexpr std::size_t look_ahead = 64;
-    auto pick = ready_.begin();
+    std::deque<std::uint64_t>* same = nullptr;
     if (c.sock.is_open()) {
-        const auto end = ready_.begin() + static_cast<std::ptrdiff_t>(std::min(ready_.size(), look_ahead));
-        const auto same = std::find_if(ready_.begin(), end, [&](const auto& r) { return vis_[r.first].source == c.addr; });
-        if (same != end) {
-            pick = same;
-            ++traffic_.connections_reused;
+        if (auto it = ready_by_addr_.find(c.addr); it != ready_by_addr_.end()) {
+            same = &it->second;
         }
     }
-    c.visitor = pick->first;
-    c.due_ms = pick->second;
-    ready_.erase(pick);
+    std::uint64_t seq = ready_base_;  // the front is never a taken entry (trimmed below)
+    if (same != nullptr) {
+        seq = same->front();
+        ++traffic_.connections_reused;
+    }
+    auto& e = ready_[seq - ready_base_];
+    const std::uint32_t addr = vis_[e.visitor].source;
+    // The oldest request overall is also the oldest of its address: either way it is the
+    // front of its address's list.
+    auto it = ready_by_addr_.find(addr);
+    it->second.pop_front();
+    if (it->second.empty()) {
+        ready_by_addr_.erase(it);
+    }
+    e.taken = true;
+    --ready_count_;
+    c.visitor = e.visitor;
+    c.due_ms = e.due;
+    while (!ready_.empty() && ready_.front().taken) {
+        ready_.pop_front();
+        ++ready_base_;
+    }
 }
 
 void engine::link_idle(connection& c) {
