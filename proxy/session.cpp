@@ -1,6 +1,7 @@
 #include "proxy/session.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cassert>
 #include <mutex>
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -177,26 +178,21 @@ private:
     }
 };
 
+// allocate_shared rebinds this to its control block (the session and its counts), the only
+// type it ever allocates, one at a time.
 template <class T>
 struct session_allocator {
     using value_type = T;
-    static constexpr bool pooled = sizeof(T) <= session_pool::block && alignof(T) <= alignof(std::max_align_t);
     session_allocator() = default;
     template <class U>
     session_allocator(const session_allocator<U>&) noexcept {}
-    T* allocate(std::size_t n) {
-        if (pooled && n == 1) {
-            return static_cast<T*>(session_pool::take());
-        }
-        return static_cast<T*>(::operator new(n * sizeof(T)));
+    T* allocate([[maybe_unused]] std::size_t n) {
+        static_assert(sizeof(T) <= session_pool::block && alignof(T) <= alignof(std::max_align_t),
+                      "a session no longer fits a pool block: grow session_pool::block (and measure idle RSS)");
+        assert(n == 1);
+        return static_cast<T*>(session_pool::take());
     }
-    void deallocate(T* p, std::size_t n) noexcept {
-        if (pooled && n == 1) {
-            session_pool::give(p);
-        } else {
-            ::operator delete(p);
-        }
-    }
+    void deallocate(T* p, std::size_t) noexcept { session_pool::give(p); }
     template <class U>
     bool operator==(const session_allocator<U>&) const noexcept {
         return true;
@@ -234,9 +230,6 @@ session::session(worker& w, tcp_socket sock, ip_address peer, listener_kind kind
 }
 
 void session::start(worker& w, tcp_socket sock, ip_address peer, listener_kind kind) {
-    // The shared_ptr control block (two counts and a vtable pointer) sits in the same block.
-    static_assert(sizeof(session) + 2 * sizeof(void*) <= session_pool::block,
-                  "a session no longer fits a pool block: grow session_pool::block (and measure idle RSS)");
     auto s = std::allocate_shared<session>(session_allocator<session>{}, w, std::move(sock), peer, kind);
     net::co_spawn(w.ioc(), s->run(), net::detached);
 }
