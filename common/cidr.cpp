@@ -32,12 +32,28 @@ bool ip_address::is_v4() const {
 }
 
 std::string ip_address::text() const {
-    char buf[INET6_ADDRSTRLEN] = {};
     if (is_v4()) {
-        inet_ntop(AF_INET, bytes.data() + 12, buf, sizeof buf);
-    } else {
-        inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+        // Dotted quad by hand: glibc's inet_ntop goes through sprintf, and the proxy prints the
+        // client's address for every request it forwards (X-Forwarded-For, Forwarded).
+        std::string out;
+        out.reserve(15);
+        for (std::size_t i = 12; i < 16; ++i) {
+            const unsigned v = bytes[i];
+            if (v >= 100) {
+                out += static_cast<char>('0' + v / 100);
+            }
+            if (v >= 10) {
+                out += static_cast<char>('0' + v / 10 % 10);
+            }
+            out += static_cast<char>('0' + v % 10);
+            if (i != 15) {
+                out += '.';
+            }
+        }
+        return out;
     }
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
     return buf;
 }
 

@@ -1,6 +1,8 @@
 #include "proxy/headers.hpp"
 
 #include <array>
+#include <cassert>
+#include <cstring>
 #include <cctype>
 #include <cstdint>
 #include <random>
@@ -90,13 +92,6 @@ bool is_protected_field(std::string_view name) {
     return iequals(name, "content-length") || iequals(name, "host");
 }
 
-std::string forwarded_node(const ip_address& a) {
-    if (a.is_v4()) {
-        return a.text();
-    }
-    return "\"[" + a.text() + "]\"";
-}
-
 }  // namespace
 
 bool is_trusted(const ip_address& peer, std::span<const cidr> trusted) {
@@ -138,63 +133,159 @@ void remove_hop_by_hop(http::fields& f) {
             }
         });
     }
-    for (const auto& n : named) {
-        f.erase(n);
+    // One pass over the fields in order, comparing the parsed field codes (and names only for
+    // fields Connection named): erasing each hop-by-hop name by lookup cost a search of the
+    // field set per name, for every request and every response.
+    for (auto it = f.begin(); it != f.end();) {
+        bool hop = false;
+        switch (it->name()) {
+        case http::field::connection:
+        case http::field::keep_alive:
+        case http::field::proxy_connection:
+        case http::field::te:
+        case http::field::trailer:
+        case http::field::transfer_encoding:
+        case http::field::upgrade:
+        case http::field::proxy_authorization:
+        case http::field::proxy_authenticate:
+            hop = true;
+            break;
+        default:
+            for (const auto& n : named) {
+                if (iequals(it->name_string(), n)) {
+                    hop = true;
+                    break;
+                }
+            }
+        }
+        it = hop ? f.erase(it) : std::next(it);
     }
-    static constexpr std::array<http::field, 8> hop{
-        http::field::connection,     http::field::keep_alive,         http::field::proxy_connection,
-        http::field::te,             http::field::trailer,            http::field::transfer_encoding,
-        http::field::upgrade,        http::field::proxy_authorization,
-    };
-    for (auto h : hop) {
-        f.erase(h);
-    }
-    f.erase("Proxy-Authenticate");
 }
+
+template <bool isRequest>
+void append_head(std::string& out, const http::header<isRequest, http::fields>& h) {
+    // Measured first, then copied into place: one allocation and no capacity checks.
+    std::size_t size = 8 + 2 + 2;  // "HTTP/x.y", two separators, CRLF; the blank line below
+    for (const auto& field : h) {
+        size += field.name_string().size() + field.value().size() + 4;
+    }
+    std::string_view first;
+    std::string_view second;
+    if constexpr (isRequest) {
+        first = h.method_string();
+        second = h.target();
+    } else {
+        second = h.reason();
+        size += 3;
+    }
+    size += first.size() + second.size() + 2;
+    const std::size_t at = out.size();
+    out.resize(at + size);
+    char* p = out.data() + at;
+    const auto put = [&p](std::string_view v) {
+        std::memcpy(p, v.data(), v.size());
+        p += v.size();
+    };
+    const char version[] = {'H', 'T', 'T', 'P', '/', static_cast<char>('0' + h.version() / 10), '.',
+                            static_cast<char>('0' + h.version() % 10)};
+    if constexpr (isRequest) {
+        put(first);
+        *p++ = ' ';
+        put(second);
+        *p++ = ' ';
+        put({version, sizeof version});
+    } else {
+        const unsigned code = h.result_int();
+        put({version, sizeof version});
+        *p++ = ' ';
+        *p++ = static_cast<char>('0' + code / 100 % 10);
+        *p++ = static_cast<char>('0' + code / 10 % 10);
+        *p++ = static_cast<char>('0' + code % 10);
+        *p++ = ' ';
+        put(second);
+    }
+    put("\r\n");
+    for (const auto& field : h) {
+        put(field.name_string());
+        put(": ");
+        put(field.value());
+        put("\r\n");
+    }
+    put("\r\n");
+    assert(p == out.data() + out.size());
+}
+
+template void append_head(std::string&, const http::header<true, http::fields>&);
+template void append_head(std::string&, const http::header<false, http::fields>&);
 
 void add_forwarding_headers(http::fields& f, const forward_info& info) {
     const std::string client = info.peer.text();
+    // One pass over the fields: the earlier hops' X-Forwarded-For, Forwarded (from a trusted
+    // proxy only) and Via values are collected in order and their lines removed, to be added
+    // back extended; X-Forwarded-Proto/-Host stay only when a trusted proxy set them. Setting
+    // each name instead cost a search of the field set per name for every request.
     std::string xff;
-    if (info.peer_trusted) {
-        for (auto it = f.find(xff_name); it != f.end() && beast::iequals(it->name_string(), xff_name);
-             ++it) {
-            if (!xff.empty()) {
-                xff += ", ";
-            }
-            xff += it->value();
+    std::string fwd;
+    std::string via;
+    bool keep_proto = false;
+    bool keep_host = false;
+    const auto append = [](std::string& list, std::string_view value) {
+        if (!list.empty()) {
+            list += ", ";
         }
+        list += value;
+    };
+    for (auto it = f.begin(); it != f.end();) {
+        bool drop = false;
+        switch (it->name()) {
+        case http::field::forwarded:
+            if (info.peer_trusted) {
+                append(fwd, it->value());
+            }
+            drop = true;
+            break;
+        case http::field::via:
+            append(via, it->value());
+            drop = true;
+            break;
+        case http::field::unknown: {
+            const auto name = it->name_string();
+            if (iequals(name, xff_name)) {
+                if (info.peer_trusted) {
+                    append(xff, it->value());
+                }
+                drop = true;
+            } else if (iequals(name, "X-Forwarded-Proto")) {
+                keep_proto = info.peer_trusted;
+                drop = !info.peer_trusted;
+            } else if (iequals(name, "X-Forwarded-Host")) {
+                keep_host = info.peer_trusted;
+                drop = !info.peer_trusted;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        it = drop ? f.erase(it) : std::next(it);
     }
-    if (!xff.empty()) {
-        xff += ", ";
-    }
-    xff += client;
-    f.set(xff_name, xff);
+    append(xff, client);
+    f.insert(xff_name, xff);
 
     const std::string_view proto = info.tls ? "https" : "http";
-    if (!info.peer_trusted || f.find("X-Forwarded-Proto") == f.end()) {
-        f.set("X-Forwarded-Proto", proto);
+    if (!keep_proto) {
+        f.insert("X-Forwarded-Proto", proto);
     }
-    if (!info.peer_trusted || f.find("X-Forwarded-Host") == f.end()) {
-        if (info.host.empty()) {
-            f.erase("X-Forwarded-Host");
-        } else {
-            f.set("X-Forwarded-Host", info.host);
-        }
+    if (!keep_host && !info.host.empty()) {
+        f.insert("X-Forwarded-Host", info.host);
     }
 
-    std::string fwd;
-    if (info.peer_trusted) {
-        for (auto it = f.find(http::field::forwarded); it != f.end() && it->name() == http::field::forwarded; ++it) {
-            if (!fwd.empty()) {
-                fwd += ", ";
-            }
-            fwd += it->value();
-        }
-    }
     if (!fwd.empty()) {
         fwd += ", ";
     }
-    fwd += "for=" + forwarded_node(info.peer) + ";proto=";
+    fwd += "for=";
+    fwd += info.peer.is_v4() ? client : "\"[" + client + "]\"";
+    fwd += ";proto=";
     fwd += proto;
     if (!info.host.empty()) {
         fwd += ";host=\"";
@@ -206,17 +297,15 @@ void add_forwarding_headers(http::fields& f, const forward_info& info) {
         }
         fwd += '"';
     }
-    f.set(http::field::forwarded, fwd);
+    f.insert(http::field::forwarded, fwd);
 
     // Earlier hops may have sent several Via lines; all of them stay, in order (RFC 9110 §7.6.3).
-    std::string via;
-    for (auto it = f.find(http::field::via); it != f.end() && it->name() == http::field::via; ++it) {
-        via += it->value();
+    if (!via.empty()) {
         via += ", ";
     }
     via += info.http_version == 10 ? "1.0 " : "1.1 ";
     via += info.via_name;
-    f.set(http::field::via, via);
+    f.insert(http::field::via, via);
 }
 
 bool is_valid_request_id(std::string_view id) {

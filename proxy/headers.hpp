@@ -28,6 +28,13 @@ bool is_trusted(const ip_address& peer, std::span<const cidr> trusted);
 // re-added by the caller after this (the tunnel needs Upgrade and "Connection: upgrade").
 void remove_hop_by_hop(http::fields& f);
 
+// Appends the message head as Beast's serializer writes it: the start line (a response without a
+// reason phrase gets the standard one), every field in order, the blank line. The proxy writes
+// heads, and small bodies behind them, as one contiguous buffer instead of walking Beast's
+// serializer's buffer sequences, which cost more than any other part of a forwarded request.
+template <bool isRequest>
+void append_head(std::string& out, const http::header<isRequest, http::fields>& h);
+
 struct forward_info {
     ip_address peer;          // the TCP peer
     bool peer_trusted = false;

@@ -22,7 +22,7 @@ namespace anteroom::proxy {
 
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable_t<io_executor>{});
 
 bool open_acceptor(tcp_acceptor& a, const tcp::endpoint& ep, bool reuse_port, std::string& err) {
     beast::error_code ec;
@@ -90,7 +90,7 @@ struct server::impl {
     counter* reload_ok = nullptr;
     counter* reload_failed = nullptr;
 
-    net::awaitable<void> accept_loop(worker& w, std::shared_ptr<tcp_acceptor> acc, bool distribute,
+    task<void> accept_loop(worker& w, std::shared_ptr<tcp_acceptor> acc, bool distribute,
                                      listener_kind kind) {
         for (;;) {
             auto [ec, sock] = co_await acc->async_accept(use_tuple);
@@ -100,7 +100,7 @@ struct server::impl {
             if (ec) {
                 // EMFILE and friends: back off briefly instead of spinning on the error.
                 ANTEROOM_LOG(log_level::warn, "listener", "accept failed: " + ec.message());
-                net::steady_timer t(w.ioc(), std::chrono::milliseconds(10));
+                net::steady_timer::rebind_executor<io_executor>::other t(w.ioc(), std::chrono::milliseconds(10));
                 co_await t.async_wait(use_tuple);
                 continue;
             }

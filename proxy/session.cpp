@@ -1,6 +1,7 @@
 #include "proxy/session.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <array>
 #include <cassert>
 #include <mutex>
 #if defined(__SANITIZE_ADDRESS__)
@@ -25,7 +26,7 @@ namespace anteroom::proxy {
 
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable_t<io_executor>{});
 constexpr std::size_t relay_chunk = 16 * 1024;
 constexpr std::chrono::milliseconds max_response_delay{10'000};
 // A keep-alive connection reads its next request into a buffer of this size while it is busy...
@@ -284,13 +285,13 @@ void session::close_now() {
     }
 }
 
-net::awaitable<void> session::run() {
+task<void> session::run() {
     return serve(shared_from_this(), false);
 }
 
 // `self` is a parameter, not a local: the coroutine owns the session from its creation, even
 // if it were queued before it first runs.
-net::awaitable<void> session::serve(std::shared_ptr<session> self, bool woken) {
+task<void> session::serve(std::shared_ptr<session> self, bool woken) {
     (void)self;
     shared_state& sh = w_.shared();
     if (!woken && kind_ == listener_kind::tls && !co_await tls_accept()) {
@@ -405,7 +406,7 @@ bool session::reset_if_stalled() {
 
 // A TLS connection ends with close_notify both ways (bounded: a client that does not answer
 // is not waited for). Unread input is drained by OpenSSL while it waits for the peer's.
-net::awaitable<void> session::close_tls() {
+task<void> session::close_tls() {
     if (timed_out_) {
         co_return;
     }
@@ -414,7 +415,7 @@ net::awaitable<void> session::close_tls() {
     (void)ec;
 }
 
-net::awaitable<bool> session::tls_accept() {
+task<bool> session::tls_accept() {
     shared_state& sh = w_.shared();
     const auto rt = w_.current_runtime();
     tls_ = rt->tls;
@@ -482,7 +483,7 @@ net::awaitable<bool> session::tls_accept() {
 // response we just wrote before the client has read it (RFC 9112 §9.6). So after an error
 // that closes the connection, input is read and dropped until the client closes — for a
 // bounded time, since the client may never do so.
-net::awaitable<void> session::linger() {
+task<void> session::linger() {
     constexpr std::chrono::milliseconds linger_time{1000};
     set_deadline(std::min(linger_time, w_.current_runtime()->cfg->server.body_timeout));
     buf_.consume(buf_.size());
@@ -497,7 +498,7 @@ net::awaitable<void> session::linger() {
     }
 }
 
-net::awaitable<bool> session::read_head(const runtime& rt, std::size_t& head_len) {
+task<bool> session::read_head(const runtime& rt, std::size_t& head_len) {
     const auto& sc = rt.cfg->server;
     set_deadline(sc.header_read_timeout);
     std::size_t scanned = 0;
@@ -528,13 +529,16 @@ net::awaitable<bool> session::read_head(const runtime& rt, std::size_t& head_len
     }
 }
 
-net::awaitable<bool> session::handle_request() {
+task<bool> session::handle_request() {
     request_state st(w_.current_runtime());
     const auto& sc = st.rt.cfg->server;
     shared_state& sh = w_.shared();
 
-    std::size_t head_len = 0;
-    if (!co_await read_head(st.rt, head_len)) {
+    // Usually the whole head is in the buffer already (the idle read brought it): then no
+    // coroutine is needed to read it.
+    std::size_t head_len =
+        find_head_end(std::string_view(static_cast<const char*>(buf_.data().data()), buf_.size()));
+    if (head_len == 0 && !co_await read_head(st.rt, head_len)) {
         co_return false;
     }
     ++requests_;
@@ -626,7 +630,7 @@ struct relay_result {
 };
 
 template <bool isRequest, class Deadline>
-net::awaitable<relay_result<isRequest>> relay(conn_stream& src, beast::flat_buffer& src_buf,
+task<relay_result<isRequest>> relay(conn_stream& src, beast::flat_buffer& src_buf,
                                               http::parser<isRequest, http::buffer_body>& p, conn_stream& dst,
                                               std::uint64_t limit, std::uint64_t& bytes, Deadline bump) {
     relay_result<isRequest> r;
@@ -693,7 +697,7 @@ net::awaitable<relay_result<isRequest>> relay(conn_stream& src, beast::flat_buff
 }
 
 // "100 Continue" to a client that asked before sending its body; false when it cannot be written.
-net::awaitable<bool> session::send_continue() {
+task<bool> session::send_continue() {
     static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
     set_deadline(w_.current_runtime()->cfg->server.body_timeout);
     auto [ec, n] = co_await net::async_write(stream_, net::buffer(continue_line), use_tuple);
@@ -703,7 +707,7 @@ net::awaitable<bool> session::send_continue() {
 
 // Reading the request body from the client failed: 408 when it timed out, 400 when the body was
 // malformed, nothing when the client just went away. The connection ends in every case.
-net::awaitable<bool> session::client_body_failed(request_state& st, const beast::error_code& ec) {
+task<bool> session::client_body_failed(request_state& st, const beast::error_code& ec) {
     if (timed_out_) {
         w_.shared().timeouts->inc();
         co_return co_await send_error(&st, {error_source::downstream, error_kind::request_timeout, false}, false);
@@ -715,7 +719,7 @@ net::awaitable<bool> session::client_body_failed(request_state& st, const beast:
     co_return false;
 }
 
-net::awaitable<bool> session::proxy_request(request_state& st) {
+task<bool> session::proxy_request(request_state& st) {
     auto& req = st.parser.get();
     auto& ctx = *st.ctx;
     const auto& sc = st.rt.cfg->server;
@@ -867,12 +871,23 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         auto bump = [this, &sc, &st, body_start] { set_deadline(body_deadline(sc, body_start, st.bytes_in)); };
         relay_result<true> rq;
         if (held_body) {
-            req.body().data = held_body->data();
-            req.body().size = held_body->size();
-            req.body().more = false;
-            http::request_serializer<http::buffer_body> sr{req};
+            // Content-Length framing: the head and the body as they are, in one gathered write.
+            std::string head;
+            append_head(head, req.base());
+            const std::array<net::const_buffer, 2> out{net::buffer(head), net::buffer(*held_body)};
             set_deadline(sc.body_timeout);
-            auto [wec, wn] = co_await http::async_write(up, sr, use_tuple);
+            auto [wec, wn] = co_await net::async_write(up, out, use_tuple);
+            (void)wn;
+            if (wec) {
+                rq.outcome = relay_result<true>::dst_failed;
+                rq.ec = wec;
+            }
+        } else if (st.parser.is_done()) {
+            // No body (most requests): the head alone, one contiguous write.
+            std::string head;
+            append_head(head, req.base());
+            bump();
+            auto [wec, wn] = co_await net::async_write(up, net::buffer(head), use_tuple);
             (void)wn;
             if (wec) {
                 rq.outcome = relay_result<true>::dst_failed;
@@ -959,7 +974,8 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         group.metrics.latency->observe_us(static_cast<std::uint64_t>(st.upstream_us));
 
         auto& res = rp->get();
-        const bool upstream_keep = res.keep_alive();
+        // Framing and persistence as the parser found them (flags, not lookups in the fields).
+        const bool upstream_keep = rp->keep_alive();
         st.status = res.result_int();
 
         if (st.status == 101) {
@@ -989,7 +1005,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
 
         // Response head for the client.
         const bool no_body = rp->is_done();
-        const bool has_length = res.has_content_length() || res.chunked();
+        const bool has_length = rp->content_length().has_value() || rp->chunked();
         const std::string res_codings = inner_codings(res);
         remove_hop_by_hop(res);
         for (const auto& f : st.rt.filters) {
@@ -1016,9 +1032,10 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
         res.keep_alive(client_keep);
 
         if (no_body) {
+            std::string head;
+            append_head(head, res.base());
             set_deadline(sc.body_timeout);
-            http::response_serializer<http::buffer_body> hs{res};
-            auto [wec, wn] = co_await http::async_write_header(stream_, hs, use_tuple);
+            auto [wec, wn] = co_await net::async_write(stream_, net::buffer(head), use_tuple);
             (void)wn;
             if (upstream_keep && ubuf.size() == 0) {
                 w_.put_idle(server, std::move(up), ucfg.pool_size, clock::now() + ucfg.pool_idle_timeout);
@@ -1061,12 +1078,12 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
             if (upstream_keep && ubuf.size() == 0) {
                 w_.put_idle(server, std::move(up), ucfg.pool_size, clock::now() + ucfg.pool_idle_timeout);
             }
-            res.body().data = held.data();
-            res.body().size = held.size();
-            res.body().more = false;
+            // Content-Length framing: the head and the body as they are, in one gathered write.
+            std::string head;
+            append_head(head, res.base());
+            const std::array<net::const_buffer, 2> out{net::buffer(head), net::buffer(held)};
             set_deadline(sc.body_timeout);
-            http::response_serializer<http::buffer_body> sr{res};
-            auto [wec, wn] = co_await http::async_write(stream_, sr, use_tuple);
+            auto [wec, wn] = co_await net::async_write(stream_, out, use_tuple);
             (void)wn;
             finish(st);
             co_return !wec && client_keep;
@@ -1091,7 +1108,7 @@ net::awaitable<bool> session::proxy_request(request_state& st) {
     }
 }
 
-net::awaitable<bool> session::tunnel(conn_stream& upstream, beast::flat_buffer& upstream_buf) {
+task<bool> session::tunnel(conn_stream& upstream, beast::flat_buffer& upstream_buf) {
     using namespace net::experimental::awaitable_operators;
     const auto idle = w_.current_runtime()->cfg->server.idle_timeout;
     upstream_ = &upstream;
@@ -1115,7 +1132,7 @@ net::awaitable<bool> session::tunnel(conn_stream& upstream, beast::flat_buffer& 
         }
         buf_.consume(buf_.size());
     }
-    auto pump = [this, idle](conn_stream& from, conn_stream& to) -> net::awaitable<void> {
+    auto pump = [this, idle](conn_stream& from, conn_stream& to) -> task<void> {
         relay_buffer chunk;
         for (;;) {
             auto [ec, n] = co_await from.async_read_some(net::buffer(chunk.get(), relay_chunk), use_tuple);
@@ -1139,7 +1156,7 @@ net::awaitable<bool> session::tunnel(conn_stream& upstream, beast::flat_buffer& 
     co_return false;
 }
 
-net::awaitable<bool> session::send_response(request_state& st, http::response<http::string_body>& res,
+task<bool> session::send_response(request_state& st, http::response<http::string_body>& res,
                                             bool keep_alive) {
     const bool keep = keep_alive && st.client_keep_alive;
     linger_ = !keep;  // a filter may answer before the request body was read: see linger()
@@ -1159,7 +1176,7 @@ net::awaitable<bool> session::send_response(request_state& st, http::response<ht
     co_return !ec && keep;
 }
 
-net::awaitable<bool> session::send_error(request_state* st, proxy_error err, bool keep_alive) {
+task<bool> session::send_error(request_state* st, proxy_error err, bool keep_alive) {
     std::string_view accept;
     std::string_view lang;
     std::string request_id;
@@ -1214,7 +1231,7 @@ void session::add_security_headers(http::fields& f, const request_state& st) con
 
 // Redirect listeners: every request goes to the same URL over HTTPS (308 keeps the method and
 // body). Without a usable Host the client gets 400: there is nowhere to send it.
-net::awaitable<bool> session::send_redirect(request_state& st) {
+task<bool> session::send_redirect(request_state& st) {
     auto& ctx = *st.ctx;
     const auto location = https_location(ctx.request[http::field::host], w_.shared().https_port.load(),
                                          ctx.request.target());
@@ -1259,8 +1276,8 @@ void session::finish(request_state& st) {
     write_access_line(w_.shared(), r, st.start);
 }
 
-net::awaitable<void> session::pause(std::chrono::milliseconds d) {
-    net::steady_timer t(stream_.get_executor());
+task<void> session::pause(std::chrono::milliseconds d) {
+    net::steady_timer::rebind_executor<io_executor>::other t(stream_.get_executor());
     t.expires_after(d);
     co_await t.async_wait(use_tuple);
 }

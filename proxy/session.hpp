@@ -17,6 +17,11 @@ namespace anteroom::proxy {
 
 class worker;
 
+// The proxy's coroutines run on the worker's concrete executor, like its sockets: resuming one
+// after an operation dispatches without the type-erased any_io_executor's indirection.
+template <class T>
+using task = net::awaitable<T, io_executor>;
+
 class session : public std::enable_shared_from_this<session> {
 public:
     using time_point = std::chrono::steady_clock::time_point;
@@ -31,7 +36,7 @@ public:
 
     // The connection's life: TLS handshake (on TLS listeners), then requests until it ends or
     // is parked while idle (see park()).
-    net::awaitable<void> run();
+    task<void> run();
 
     // Called by the worker's sweeper: past the deadline, pending I/O is cancelled.
     void check_deadline(time_point now);
@@ -46,7 +51,7 @@ public:
 private:
     struct request_state;
     // The request loop; `woken`: resumed by unpark() with input waiting.
-    net::awaitable<void> serve(std::shared_ptr<session> self, bool woken);
+    task<void> serve(std::shared_ptr<session> self, bool woken);
     void park();
     void unpark(const beast::error_code& ec);
     void count_unparked();
@@ -54,22 +59,22 @@ private:
     bool reset_if_stalled();
     // TLS listeners: reads the ClientHello off the socket (kept for its JA4), then hands it to
     // OpenSSL for the handshake. False: no TLS connection came about (already answered/counted).
-    net::awaitable<bool> tls_accept();
-    net::awaitable<void> close_tls();
-    net::awaitable<bool> handle_request();
-    net::awaitable<bool> read_head(const runtime& rt, std::size_t& head_len);
-    net::awaitable<bool> proxy_request(request_state& st);
-    net::awaitable<void> linger();
-    net::awaitable<bool> send_continue();
-    net::awaitable<bool> client_body_failed(request_state& st, const beast::error_code& ec);
-    net::awaitable<bool> tunnel(conn_stream& upstream, beast::flat_buffer& upstream_buf);
-    net::awaitable<bool> send_redirect(request_state& st);
+    task<bool> tls_accept();
+    task<void> close_tls();
+    task<bool> handle_request();
+    task<bool> read_head(const runtime& rt, std::size_t& head_len);
+    task<bool> proxy_request(request_state& st);
+    task<void> linger();
+    task<bool> send_continue();
+    task<bool> client_body_failed(request_state& st, const beast::error_code& ec);
+    task<bool> tunnel(conn_stream& upstream, beast::flat_buffer& upstream_buf);
+    task<bool> send_redirect(request_state& st);
     void add_security_headers(http::fields& f, const request_state& st) const;
-    net::awaitable<bool> send_error(request_state* st, proxy_error err, bool keep_alive);
-    net::awaitable<bool> send_response(request_state& st, http::response<http::string_body>& res, bool keep_alive);
+    task<bool> send_error(request_state* st, proxy_error err, bool keep_alive);
+    task<bool> send_response(request_state& st, http::response<http::string_body>& res, bool keep_alive);
     void finish(request_state& st);
     // Waits `d` on this connection (slow answers to deprioritised visitors).
-    net::awaitable<void> pause(std::chrono::milliseconds d);
+    task<void> pause(std::chrono::milliseconds d);
     void set_deadline(std::chrono::milliseconds d);
     void check_idle(time_point now);
 

@@ -11,7 +11,7 @@ packages=(
   curl
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx-light haproxy redis-server)  # redis-server: bench/compare/redis_store.sh
+  packages+=(wrk nginx-light haproxy redis-server valgrind)  # redis-server: redis_store.sh; valgrind: instructions.sh
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   # make fuzz (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.

@@ -47,11 +47,42 @@ PY
   fi
 }
 
+# CPU time (user + system, all threads) the processes $@ and their children have used so far,
+# in clock ticks (/proc/PID/stat fields 14 and 15; the children are nginx's workers under its
+# master).
+cpu_ticks() {
+  local total=0 p
+  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
+    [[ -r /proc/$p/stat ]] || continue
+    total=$((total + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+
+# measure_once (same arguments after $1) plus the CPU time the server spent per request: $1 the
+# server's process ids (space-separated). One line: "req/s p50_ms p99_ms cpu_us_per_req notes".
+# Unlike req/s, a server's CPU time per request moves little when the load generator and the
+# upstream take the cores from it, so it shows a difference that the noise hides in req/s.
+measure_with_cpu() {
+  local procs=$1 t0 t1 rps p50 p99 notes
+  shift
+  t0=$(cpu_ticks $procs)
+  read -r rps p50 p99 notes < <(measure_once "$@")
+  t1=$(cpu_ticks $procs)
+  python3 - "$((t1 - t0))" "$rps" "$3" "$p50" "$p99" "$notes" <<'PY'
+import os, sys
+ticks, rps, d = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+seconds = float(d[:-1]) * {"s": 1, "m": 60}[d[-1]] if d[-1] in "sm" else float(d)
+us = ticks / os.sysconf("SC_CLK_TCK") * 1e6 / max(rps * seconds, 1)
+print(sys.argv[2], sys.argv[4], sys.argv[5], f"{us:.1f}", sys.argv[6])
+PY
+}
+
 # One measured round: appended to $results (for results.py) and shown. $1 round, $2 row name,
-# $3 req/s, $4 p50 ms, $5 p99 ms, $6 notes.
+# $3 req/s, $4 p50 ms, $5 p99 ms, $6 notes, $7 CPU us per request (optional).
 record_round() {
-  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$results"
-  printf 'round %s %-30s %10s req/s  p50 %8sms p99 %8sms %s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}"
+  printf '%s\t%s\t%s\t%s\t%s%s\n' "$1" "$2" "$3" "$4" "$5" "${7:+$'\t'$7}" >> "$results"
+  printf 'round %s %-30s %10s req/s  p50 %8sms p99 %8sms%s %s\n' "$1" "$2" "$3" "$4" "$5" "${7:+  cpu $7 us/req}" "${6:-}"
 }
 
 # Writes $1/nginx.conf for one worker without access log and with long keep-alive; $2 is the
@@ -69,6 +100,39 @@ http {
   keepalive_requests 100000;
 $2
 }
+CONF
+}
+
+# The upstream every proxy comparison stands in front of: nginx (one worker) answering every
+# request with `return 200 "ok\n"` on 127.0.0.1:$up_port (the caller picks the port). Started in
+# the background; its process id is appended to `pids` and kept in $up_pid.
+start_upstream_200() {
+  write_nginx_conf "$work/up" "  server { listen 127.0.0.1:$up_port reuseport; location / { return 200 \"ok\\n\"; } }"
+  nginx -c "$work/up/nginx.conf" -g 'daemon off;' &
+  up_pid=$!
+  pids+=("$up_pid")
+}
+
+# HAProxy with one thread in front of 127.0.0.1:$up_port, keep-alive both ways, upstream
+# connections reused (http-reuse always): $1 file to write, $2 port to listen on.
+# Start it with: haproxy -f "$1"
+write_haproxy_conf() {
+  cat > "$1" <<CONF
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$2
+  default_backend be
+backend be
+  server up 127.0.0.1:$up_port maxconn 1000
 CONF
 }
 

@@ -7,6 +7,7 @@
 #                                  [--anteroom build/bench/app/anteroom] [--extra] [--admission]
 #                                  [--waiting-room] [--tool wrk|raw|both]
 #                                  [--bench build/bench/bench/tool/anteroom-bench]
+#                                  [--anteroom-b other/build/app/anteroom]
 #
 # --extra adds rows: anteroom with its JSON access log written to a file, and anteroom with two
 # worker threads in both acceptor modes (SO_REUSEPORT per worker vs one distributing acceptor).
@@ -16,13 +17,15 @@
 # measured directly (row "nginx-200"): "anteroom-first-visit" (no cookie: a new ticket and the
 # waiting page every request) and "anteroom-status" (/_anteroom/status polls with a ticket in
 # line). --tool both measures every contender with wrk and with anteroom-bench raw in each round
-# (rows name@wrk, name@raw). bench/compare.sh runs all of it.
+# (rows name@wrk, name@raw). --anteroom-b adds a second anteroom binary with the same config (row
+# "anteroom-b"), for an A/B of two builds in one run. Every row also shows the contender's CPU
+# time per request (measure_with_cpu in common.sh). bench/compare.sh runs all of it.
 # Needs: wrk, nginx (nginx-light), haproxy, python3. Run `make bench` first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 rounds=5 duration=10s conns=128 anteroom=build/bench/app/anteroom extra=0 admission=0
-waiting_room=0 tool=wrk bench=build/bench/bench/tool/anteroom-bench
+waiting_room=0 tool=wrk bench=build/bench/bench/tool/anteroom-bench anteroom_b=
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -34,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --waiting-room) waiting_room=1; shift ;;
     --tool) tool=$2; shift 2 ;;
     --bench) bench=$2; shift 2 ;;
+    --anteroom-b) anteroom_b=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -55,37 +59,33 @@ trap cleanup EXIT
 up_port=$(free_port); ng_port=$(free_port); ha_port=$(free_port); an_port=$(free_port)
 an_admin=$(free_port)
 
-write_nginx_conf "$work/up" "  server { listen 127.0.0.1:$up_port reuseport; location / { return 200 \"ok\\n\"; } }"
 write_nginx_conf "$work/ng" "  upstream up { server 127.0.0.1:$up_port; keepalive 64; }
   server {
     listen 127.0.0.1:$ng_port;
     location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
   }"
-cat > "$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:$ha_port
-  default_backend be
-backend be
-  server up 127.0.0.1:$up_port maxconn 1000
-CONF
+write_haproxy_conf "$work/haproxy.cfg" "$ha_port"
 anteroom_conf "$an_port" "$an_admin" 1 true "" > "$work/anteroom.toml"
 
-nginx -c "$work/up/nginx.conf" -g 'daemon off;' & pids+=($!)
+# procs[name]: the process whose CPU time a row counts (nginx: its master, with the worker).
+declare -A procs=()
+start_upstream_200
 nginx -c "$work/ng/nginx.conf" -g 'daemon off;' & pids+=($!)
+procs[nginx]=$!
 haproxy -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 & pids+=($!)
+procs[haproxy]=$!
 "$anteroom" serve --config "$work/anteroom.toml" 2>"$work/anteroom.err" & pids+=($!)
 an_pid=$!
+procs[anteroom]=$an_pid
 contenders=("anteroom:$an_port" "nginx:$ng_port" "haproxy:$ha_port")
+if [[ -n $anteroom_b ]]; then
+  [[ -x $anteroom_b ]] || { echo "missing $anteroom_b" >&2; exit 1; }
+  pb=$(free_port) ab=$(free_port)
+  anteroom_conf "$pb" "$ab" 1 true "" | sed "s|$work/state|$work/state-b|" > "$work/anteroom-b.toml"
+  "$anteroom_b" serve --config "$work/anteroom-b.toml" 2>>"$work/anteroom.err" & pids+=($!)
+  procs[anteroom-b]=$!
+  contenders+=("anteroom-b:$pb")
+fi
 
 if [[ $extra -eq 1 ]]; then
   p1=$(free_port) a1=$(free_port) p2=$(free_port) a2=$(free_port) p3=$(free_port) a3=$(free_port)
@@ -93,8 +93,11 @@ if [[ $extra -eq 1 ]]; then
   anteroom_conf "$p2" "$a2" 2 true "" > "$work/an-2t-reuseport.toml"
   anteroom_conf "$p3" "$a3" 2 false "" > "$work/an-2t-one-acceptor.toml"
   "$anteroom" serve --config "$work/an-log.toml" 2>>"$work/anteroom.err" & pids+=($!)
+  procs[anteroom+accesslog]=$!
   "$anteroom" serve --config "$work/an-2t-reuseport.toml" 2>>"$work/anteroom.err" & pids+=($!)
+  procs[anteroom-2t-reuseport]=$!
   "$anteroom" serve --config "$work/an-2t-one-acceptor.toml" 2>>"$work/anteroom.err" & pids+=($!)
+  procs[anteroom-2t-one-acceptor]=$!
   contenders+=("anteroom+accesslog:$p1" "anteroom-2t-reuseport:$p2" "anteroom-2t-one-acceptor:$p3")
 fi
 declare -A headers=() paths=()
@@ -105,6 +108,7 @@ if [[ $admission -eq 1 ]]; then
     printf '[admission]\nagent_token_file = "%s"\n[[room]]\nid = "portal"\npaths = ["/"]\nmax_active_users = 100000\n' \
       "$work/agent.token"; } | sed "s|$work/state|$work/state-admission|" > "$work/an-admission.toml"
   "$anteroom" serve --config "$work/an-admission.toml" 2>>"$work/anteroom.err" & pids+=($!)
+  procs[anteroom+pass]=$!
   wait_port "$p4"
   pass=$(python3 - "$p4" <<'PY'
 import http.client, sys
@@ -128,6 +132,8 @@ if [[ $waiting_room -eq 1 ]]; then
     printf 'new_users_per_minute = 1\nmax_active_users = 1\nsession_idle_timeout = "24h"\nsession_max_duration = "24h"\n'; } |
     sed "s|$work/state|$work/state-waiting|" > "$work/an-waiting.toml"
   "$anteroom" serve --config "$work/an-waiting.toml" 2>>"$work/anteroom.err" & pids+=($!)
+  procs[anteroom-first-visit]=$!
+  procs[anteroom-status]=$!
   wait_port "$p5"
   ticket=$(python3 - "$p5" <<'PY'
 import http.client, sys
@@ -142,6 +148,7 @@ r = get({"Accept": "application/json"})
 print(next(v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie" and v.startswith("anteroom_ticket_")))
 PY
 )
+  procs[nginx-200]=$up_pid
   contenders+=("nginx-200:$up_port" "anteroom-first-visit:$p5" "anteroom-status:$p5")
   headers[anteroom-status]="Cookie: $ticket"
   paths[anteroom-status]="/_anteroom/status?room=portal"
@@ -170,8 +177,9 @@ for r in $(seq "$rounds"); do
       [[ ${#tools[@]} -gt 1 ]] && row=$name@$t
       hdr=()
       [[ -n ${headers[$name]:-} ]] && hdr=(-H "${headers[$name]}")
-      read -r rps p50 p99 errs < <(measure_once "$t" "$conns" "$duration" "http://127.0.0.1:$port${paths[$name]:-/}" "${hdr[@]}")
-      record_round "$r" "$row" "$rps" "$p50" "$p99" "$errs"
+      read -r rps p50 p99 cpu errs < <(measure_with_cpu "${procs[$name]}" "$t" "$conns" "$duration" \
+        "http://127.0.0.1:$port${paths[$name]:-/}" "${hdr[@]}")
+      record_round "$r" "$row" "$rps" "$p50" "$p99" "$errs" "$cpu"
     done
   done
 done
@@ -186,11 +194,13 @@ rows, med = load(sys.argv[1])
 def base(name, of):
     tool = name.partition("@")[2]
     return med.get(of + ("@" + tool if tool else ""))
-def ratio(m, b):
-    return f"{m['rps'] / b['rps']:.2f}x" if b else ""
-print("\n| contender | median req/s | median p50 ms | median p99 ms | req/s vs HAProxy | req/s vs nginx | req/s vs nginx return 200 |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+def ratio(m, b, k="rps"):
+    return f"{m[k] / b[k]:.2f}x" if b and k in m and k in b else ""
+print("\n| contender | median req/s | median p50 ms | median p99 ms | req/s vs HAProxy | req/s vs nginx | "
+      "req/s vs nginx return 200 | median CPU us/req | CPU per request vs HAProxy |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n, m in med.items():
     print(f"| {n} | {m['rps']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | "
-          f"{ratio(m, base(n, 'haproxy'))} | {ratio(m, base(n, 'nginx'))} | {ratio(m, base(n, 'nginx-200'))} |")
+          f"{ratio(m, base(n, 'haproxy'))} | {ratio(m, base(n, 'nginx'))} | {ratio(m, base(n, 'nginx-200'))} | "
+          f"{m.get('cpu', 0):.1f} | {ratio(m, base(n, 'haproxy'), 'cpu')} |")
 PY

@@ -40,8 +40,7 @@ source bench/compare/common.sh
 trap cleanup EXIT
 
 up_port=$(free_port)
-write_nginx_conf "$work/up" "  server { listen 127.0.0.1:$up_port reuseport; location / { return 200 \"ok\\n\"; } }"
-nginx -c "$work/up/nginx.conf" -g 'daemon off;' & pids+=($!)
+start_upstream_200
 sock=$work/redis.sock
 redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --save '' --appendonly no --dir "$work" \
   >"$work/redis.log" 2>&1 & pids+=($!)

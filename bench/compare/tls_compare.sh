@@ -97,6 +97,7 @@ nginx_tls() {  # $1 directory, $2 port, $3 location body
 write_nginx_conf "$work/up" "  server { listen 127.0.0.1:$up_port reuseport; root $work/www; }"
 nginx -c "$work/up/nginx.conf" -g 'daemon off;' & pids+=($!)
 contenders=()
+declare -A procs=()  # the process whose CPU time a target's rows count (nginx: master + worker)
 for t in "${target_list[@]}"; do
   port=$(free_port)
   case $t in
@@ -117,6 +118,7 @@ for t in "${target_list[@]}"; do
       fi
       "$anteroom" serve --config "$work/anteroom.toml" 2>"$work/anteroom.err" & pids+=($!) ;;
   esac
+  procs[$t]=$!
   contenders+=("$t:$port")
 done
 wait_port "$up_port"
@@ -153,8 +155,9 @@ for r in $(seq "$rounds"); do
           resumed/wrk) args=(-H "Connection: close") ;;
         esac
         row="${c%%:*}/$m@$t"
-        read -r rps p50 p99 notes < <(measure_once "$t" "$conns" "$duration" "https://127.0.0.1:${c##*:}$path" "${args[@]}")
-        record_round "$r" "$row" "$rps" "$p50" "$p99" "$notes"
+        read -r rps p50 p99 cpu notes < <(measure_with_cpu "${procs[${c%%:*}]}" "$t" "$conns" "$duration" \
+          "https://127.0.0.1:${c##*:}$path" "${args[@]}")
+        record_round "$r" "$row" "$rps" "$p50" "$p99" "$notes" "$cpu"
       done
     done
   done
@@ -164,8 +167,9 @@ PYTHONPATH=bench/compare python3 - "$results" <<'PY'
 import statistics, sys
 from results import load
 rows, med = load(sys.argv[1])
-print("\n| target / mode @ tool | median req/s | median p50 ms | median p99 ms | req/s vs keep-alive | raw vs wrk |")
-print("|---|---:|---:|---:|---:|---:|")
+print("\n| target / mode @ tool | median req/s | median p50 ms | median p99 ms | req/s vs keep-alive | raw vs wrk | "
+      "median CPU us/req |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 for n, m in med.items():
     target_mode, _, tool = n.partition("@")
     target, _, mode = target_mode.partition("/")
@@ -173,5 +177,15 @@ for n, m in med.items():
     other = med.get(f"{target_mode}@wrk") if tool == "raw" else None
     vs_ka = f"{m['rps'] / ka['rps']:.3f}x" if ka and mode != "keepalive" else ""
     vs_wrk = f"{m['rps'] / other['rps']:.2f}x" if other else ""
-    print(f"| {n} | {m['rps']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | {vs_ka} | {vs_wrk} |")
+    print(f"| {n} | {m['rps']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | {vs_ka} | {vs_wrk} | {m.get('cpu', 0):.1f} |")
+# The like-for-like pair: anteroom and nginx-proxy both terminate TLS and proxy to the same
+# upstream.
+pairs = [(n, n.replace("anteroom/", "nginx-proxy/", 1)) for n in med if n.startswith("anteroom/")]
+pairs = [(a, b) for a, b in pairs if b in med]
+if pairs:
+    print("\n| mode @ tool | anteroom / nginx-proxy req/s | anteroom / nginx-proxy CPU per request |")
+    print("|---|---:|---:|")
+    for a, b in pairs:
+        cpu = f"{med[a]['cpu'] / med[b]['cpu']:.2f}x" if med[a].get("cpu") and med[b].get("cpu") else ""
+        print(f"| {a.partition('/')[2]} | {med[a]['rps'] / med[b]['rps']:.2f}x | {cpu} |")
 PY

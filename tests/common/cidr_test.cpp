@@ -31,6 +31,16 @@ TEST(cidr, parse_ip_accepts_literals_and_prints_them_canonically) {
     EXPECT_EQ(ip("::ffff:192.0.2.1").text(), "192.0.2.1");
 }
 
+TEST(cidr, ipv4_text_matches_inet_ntop_for_every_octet_value) {
+    for (unsigned v = 0; v < 256; ++v) {
+        const std::string quad = std::to_string(v) + "." + std::to_string(255 - v) + ".0." + std::to_string(v / 2);
+        EXPECT_EQ(ip(quad).text(), quad);
+    }
+    EXPECT_EQ(ip("0.0.0.0").text(), "0.0.0.0");
+    EXPECT_EQ(ip("255.255.255.255").text(), "255.255.255.255");
+    EXPECT_EQ(ip("10.100.9.99").text(), "10.100.9.99");
+}
+
 TEST(cidr, parse_ip_rejects_everything_else) {
     for (std::string_view bad : {"", " 1.2.3.4", "1.2.3.4 ", "1.2.3", "1.2.3.256", "1.2.3.4.5", "01.2.3.4x",
                                  "localhost", "[::1]", "::1%lo", "2001:db8:::1", "1.2.3.4/8",

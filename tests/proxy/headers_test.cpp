@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -246,6 +247,80 @@ TEST(forwarding, host_with_quote_or_backslash_is_escaped_in_forwarded) {
     http::fields f;
     add_forwarding_headers(f, info_for("203.0.113.9", false, "a\"b\\c"));
     EXPECT_EQ(values(f, "Forwarded"), std::vector<std::string>{"for=203.0.113.9;proto=http;host=\"a\\\"b\\\\c\""});
+}
+
+TEST(forwarding, names_match_in_any_case_and_other_fields_keep_their_order) {
+    http::fields f;
+    f.insert("Accept", "*/*");
+    f.insert("x-forwarded-for", "6.6.6.6");
+    f.insert("X-Custom", "1");
+    f.insert("x-FORWARDED-proto", "https");
+    f.insert("VIA", "1.1 spoof");
+    f.insert("Cookie", "a=b");
+    add_forwarding_headers(f, info_for("203.0.113.9", false));
+    std::vector<std::string> names;
+    for (const auto& field : f) {
+        names.emplace_back(field.name_string());
+    }
+    EXPECT_EQ(names, (std::vector<std::string>{"Accept", "X-Custom", "Cookie", "X-Forwarded-For", "X-Forwarded-Proto",
+                                               "X-Forwarded-Host", "Forwarded", "Via"}));
+    EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"203.0.113.9"});
+    EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"http"});
+    EXPECT_EQ(values(f, "Via"), std::vector<std::string>{"1.1 spoof, 1.1 anteroom"});
+}
+
+// ---- message heads as written to the wire -------------------------------------------------------
+
+// What Beast's own serializer writes for the head (the reference append_head must match).
+template <bool isRequest>
+std::string beast_head(const http::header<isRequest, http::fields>& h) {
+    http::message<isRequest, http::empty_body> m(h);
+    std::ostringstream out;
+    out << m;
+    return out.str();
+}
+
+TEST(append_head, request_heads_match_beasts_serializer) {
+    http::request<http::empty_body> get{http::verb::get, "/a/b?c=d", 11};
+    get.set(http::field::host, "shop.example");
+    get.insert("X-Custom", "one");
+    get.insert("x-custom", "two");
+    get.insert(http::field::cookie, "");
+    http::request<http::empty_body> options{http::verb::options, "*", 10};
+    http::request<http::empty_body> unknown;
+    unknown.method_string("FROB");
+    unknown.target("/x");
+    unknown.version(11);
+    unknown.set(http::field::content_length, "0");
+    for (const auto* m : {&get, &options, &unknown}) {
+        std::string head = "kept|";
+        append_head(head, m->base());
+        EXPECT_EQ(head, "kept|" + beast_head(m->base()));
+    }
+    std::string head;
+    append_head(head, get.base());
+    EXPECT_EQ(head,
+              "GET /a/b?c=d HTTP/1.1\r\nHost: shop.example\r\nX-Custom: one\r\nx-custom: two\r\nCookie: \r\n\r\n");
+}
+
+TEST(append_head, response_heads_match_beasts_serializer) {
+    http::response<http::empty_body> ok{http::status::ok, 11};
+    ok.set(http::field::content_length, "3");
+    ok.set(http::field::server, "nginx");
+    http::response<http::empty_body> custom_reason{http::status::not_found, 10};
+    custom_reason.reason("Nicht gefunden");
+    http::response<http::empty_body> unknown_code;
+    unknown_code.result(599);
+    unknown_code.version(11);
+    http::response<http::empty_body> no_content{http::status::no_content, 11};
+    for (const auto* m : {&ok, &custom_reason, &unknown_code, &no_content}) {
+        std::string head;
+        append_head(head, m->base());
+        EXPECT_EQ(head, beast_head(m->base()));
+    }
+    std::string head;
+    append_head(head, custom_reason.base());
+    EXPECT_EQ(head, "HTTP/1.0 404 Nicht gefunden\r\n\r\n");
 }
 
 // ---- request ids and methods -------------------------------------------------------------------
