@@ -8,7 +8,7 @@
 #   bench/compare/tls_compare.sh [--target nginx,nginx-proxy,anteroom | all] [--rounds 5]
 #                                [--duration 10s] [--connections 64] [--tool raw|wrk|both]
 #                                [--modes keepalive,newconn,resumed] [--tls-version 1.2|1.3]
-#                                [--anteroom build/bench/app/anteroom]
+#                                [--anteroom build/bench/app/anteroom] [--anteroom-b OTHER_BINARY]
 #                                [--bench build/bench/bench/tool/anteroom-bench]
 #
 # Targets, each with one worker, all with the same EC P-256 certificate made for the run:
@@ -16,6 +16,7 @@
 #   nginx-proxy  nginx terminates TLS and proxies to the plain upstream (like for like with anteroom)
 #   anteroom     anteroom's TLS listener ([server] listen { address, tls = true } and
 #                [[tls.certificate]]), proxying to the plain upstream
+#   anteroom-b   the same with another anteroom binary (--anteroom-b), for an A/B of two builds
 # The plain upstream is nginx serving the same file, as in proxy_compare.sh. Without
 # --tls-version the client offers TLS 1.2 and 1.3 (TLS 1.3 is chosen); --tls-version pins raw
 # only (wrk has no such option and gets TLS 1.3). Sent "Connection: close", wrk reconnects per
@@ -28,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 targets=nginx rounds=5 duration=10s conns=64 tool=both modes=keepalive,newconn,resumed tls_version=""
-anteroom=build/bench/app/anteroom bench=build/bench/bench/tool/anteroom-bench
+anteroom=build/bench/app/anteroom bench=build/bench/bench/tool/anteroom-bench anteroom_b=
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --target) targets=$2; shift 2 ;;
@@ -39,14 +40,16 @@ while [[ $# -gt 0 ]]; do
     --modes) modes=$2; shift 2 ;;
     --tls-version) tls_version=$2; shift 2 ;;
     --anteroom) anteroom=$2; shift 2 ;;
+    --anteroom-b) anteroom_b=$2; shift 2 ;;
     --bench) bench=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
 [[ $targets == all ]] && targets=nginx,nginx-proxy,anteroom
+[[ -n $anteroom_b ]] && targets+=,anteroom-b
 IFS=, read -r -a target_list <<<"$targets"
 for t in "${target_list[@]}"; do
-  case $t in nginx|nginx-proxy|anteroom) ;; *) echo "--target: nginx, nginx-proxy, anteroom or all" >&2; exit 2 ;; esac
+  case $t in nginx|nginx-proxy|anteroom|anteroom-b) ;; *) echo "--target: nginx, nginx-proxy, anteroom or all" >&2; exit 2 ;; esac
 done
 case $tool in wrk) tools=(wrk) ;; raw) tools=(raw) ;; both) tools=(raw wrk) ;; *) echo "--tool: raw, wrk or both" >&2; exit 2 ;; esac
 case $tls_version in ""|1.2|1.3) ;; *) echo "--tls-version: 1.2 or 1.3" >&2; exit 2 ;; esac
@@ -61,6 +64,9 @@ for n in "${needed[@]}"; do
 done
 # raw also checks every target before it is measured, so it is needed whatever --tool says.
 [[ -x $bench ]] || { echo "missing $bench (run make bench)" >&2; exit 1; }
+if [[ -n $anteroom_b && ! -x $anteroom_b ]]; then
+  echo "missing $anteroom_b" >&2; exit 1
+fi
 if [[ ,$targets, == *,anteroom,* && ! -x $anteroom ]]; then
   echo "missing $anteroom (run make bench)" >&2; exit 1
 fi
@@ -107,16 +113,19 @@ for t in "${target_list[@]}"; do
     nginx-proxy)
       nginx_tls "$work/ngp" "$port" 'proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";'
       nginx -c "$work/ngp/nginx.conf" -g 'daemon off;' & pids+=($!) ;;
-    anteroom)
+    anteroom|anteroom-b)
+      bin=$anteroom
+      [[ $t == anteroom-b ]] && bin=$anteroom_b
       # Only the TLS listener is measured; the plain one comes with anteroom_conf.
-      { anteroom_conf "$(free_port)" "$(free_port)" 1 true "" "{ address = \"127.0.0.1:$port\", tls = true }"
-        printf '[[tls.certificate]]\ncert = "%s"\nkey = "%s"\n' "$work/cert.pem" "$work/key.pem"; } > "$work/anteroom.toml"
-      if ! "$anteroom" check-config --config "$work/anteroom.toml" > "$work/check-config.log" 2>&1; then
+      { anteroom_conf "$(free_port)" "$(free_port)" 1 true "" "{ address = \"127.0.0.1:$port\", tls = true }" |
+          sed "s|$work/state|$work/state-$t|"
+        printf '[[tls.certificate]]\ncert = "%s"\nkey = "%s"\n' "$work/cert.pem" "$work/key.pem"; } > "$work/$t.toml"
+      if ! "$bin" check-config --config "$work/$t.toml" > "$work/check-config.log" 2>&1; then
         echo "anteroom does not accept the TLS config (is its TLS support built?):" >&2
         cat "$work/check-config.log" >&2
         exit 1
       fi
-      "$anteroom" serve --config "$work/anteroom.toml" 2>"$work/anteroom.err" & pids+=($!) ;;
+      "$bin" serve --config "$work/$t.toml" 2>>"$work/anteroom.err" & pids+=($!) ;;
   esac
   procs[$t]=$!
   contenders+=("$t:$port")
@@ -178,14 +187,17 @@ for n, m in med.items():
     vs_ka = f"{m['rps'] / ka['rps']:.3f}x" if ka and mode != "keepalive" else ""
     vs_wrk = f"{m['rps'] / other['rps']:.2f}x" if other else ""
     print(f"| {n} | {m['rps']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | {vs_ka} | {vs_wrk} | {m.get('cpu', 0):.1f} |")
-# The like-for-like pair: anteroom and nginx-proxy both terminate TLS and proxy to the same
-# upstream.
-pairs = [(n, n.replace("anteroom/", "nginx-proxy/", 1)) for n in med if n.startswith("anteroom/")]
-pairs = [(a, b) for a, b in pairs if b in med]
+# The like-for-like pair: anteroom (and anteroom-b) and nginx-proxy both terminate TLS and
+# proxy to the same upstream.
+pairs = []
+for n in med:
+    target, _, rest = n.partition("/")
+    if target in ("anteroom", "anteroom-b") and f"nginx-proxy/{rest}" in med:
+        pairs.append((n, f"nginx-proxy/{rest}"))
 if pairs:
-    print("\n| mode @ tool | anteroom / nginx-proxy req/s | anteroom / nginx-proxy CPU per request |")
+    print("\n| target / mode @ tool | req/s vs nginx-proxy | CPU per request vs nginx-proxy |")
     print("|---|---:|---:|")
     for a, b in pairs:
         cpu = f"{med[a]['cpu'] / med[b]['cpu']:.2f}x" if med[a].get("cpu") and med[b].get("cpu") else ""
-        print(f"| {a.partition('/')[2]} | {med[a]['rps'] / med[b]['rps']:.2f}x | {cpu} |")
+        print(f"| {a} | {med[a]['rps'] / med[b]['rps']:.2f}x | {cpu} |")
 PY
