@@ -55,7 +55,11 @@ int ticket_callback(SSL* s, unsigned char key_name[16], unsigned char* iv, EVP_C
         if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, k.aes, iv) != 1) {
             return -1;
         }
-        result = is_current ? 1 : 2;  // 2: accepted, and a ticket under the current key is sent
+        // 2: accepted, and a new ticket is sent (under the current key). Always under TLS 1.3:
+        // its tickets are meant for one use (RFC 8446 §C.4), and a client that resumed and got
+        // none has nothing to offer next time: OpenSSL's client (wrk, curl) then falls back to
+        // a full handshake on every other connection. nginx renews under TLS 1.3 as well.
+        result = is_current && SSL_version(s) != TLS1_3_VERSION ? 1 : 2;
     }
     char digest[] = "SHA256";
     OSSL_PARAM params[] = {

@@ -286,6 +286,46 @@ TEST(proxy_tls, sessions_resume_with_tickets_and_with_the_tls12_cache) {
     expect_resumes(px.port(), px.admin_port(), cert, TLS1_2_VERSION, false);  // TLS 1.2 session id
 }
 
+// The ticket a session carries (empty without one).
+std::string ticket_of(SSL_SESSION* s) {
+    const unsigned char* t = nullptr;
+    std::size_t n = 0;
+    SSL_SESSION_get0_ticket(s, &t, &n);
+    return std::string(reinterpret_cast<const char*>(t), n);
+}
+
+TEST(proxy_tls, a_resumed_tls13_session_gets_a_new_ticket_for_the_next_connection) {
+    cert_dir dir;
+    const auto cert = make_test_certificate("localhost", {"localhost"});
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + dir.add("site", cert) + upstream_block("[\"" + up.address() + "\"]")};
+    tls_client first(px.port(), {.ca_pem = cert.cert_pem});
+    ASSERT_TRUE(first.ok()) << first.ec().message();
+    ASSERT_TRUE(first.get("/one"));  // the tickets arrive after the handshake
+    SSL_SESSION* s1 = first.session();
+    ASSERT_NE(s1, nullptr);
+    const std::string t1 = ticket_of(s1);
+    ASSERT_FALSE(t1.empty());
+    // A chain of connections, each resuming the session the one before it ended with: every
+    // resumption must bring a fresh ticket (TLS 1.3 tickets are for one use, RFC 8446 §C.4).
+    std::string previous = t1;
+    SSL_SESSION* offer = s1;
+    std::vector<std::unique_ptr<tls_client>> chain;
+    for (int i = 0; i < 3; ++i) {
+        chain.push_back(std::make_unique<tls_client>(px.port(), tls_client::options{.ca_pem = cert.cert_pem, .resume = offer}));
+        auto& c = *chain.back();
+        ASSERT_TRUE(c.ok()) << c.ec().message();
+        ASSERT_TRUE(c.get("/again"));
+        EXPECT_TRUE(c.reused()) << "connection " << i;
+        EXPECT_EQ(SSL_version(c.ssl()), TLS1_3_VERSION);
+        offer = c.session();
+        const std::string t = ticket_of(offer);
+        EXPECT_FALSE(t.empty()) << "connection " << i;
+        EXPECT_NE(t, previous) << "connection " << i << " was resumed without a new ticket";
+        previous = t;
+    }
+}
+
 TEST(proxy_tls, tickets_off_means_no_ticket_resumption) {
     cert_dir dir;
     const auto cert = make_test_certificate("localhost", {"localhost"});
