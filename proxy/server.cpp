@@ -100,7 +100,7 @@ struct server::impl {
             if (ec) {
                 // EMFILE and friends: back off briefly instead of spinning on the error.
                 ANTEROOM_LOG(log_level::warn, "listener", "accept failed: " + ec.message());
-                net::steady_timer::rebind_executor<io_executor>::other t(w.ioc(), std::chrono::milliseconds(10));
+                io_timer t(w.ioc(), std::chrono::milliseconds(10));
                 co_await t.async_wait(use_tuple);
                 continue;
             }

@@ -1277,7 +1277,7 @@ void session::finish(request_state& st) {
 }
 
 task<void> session::pause(std::chrono::milliseconds d) {
-    net::steady_timer::rebind_executor<io_executor>::other t(stream_.get_executor());
+    io_timer t(stream_.get_executor());
     t.expires_after(d);
     co_await t.async_wait(use_tuple);
 }

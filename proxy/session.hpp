@@ -21,6 +21,8 @@ class worker;
 // after an operation dispatches without the type-erased any_io_executor's indirection.
 template <class T>
 using task = net::awaitable<T, io_executor>;
+// A timer on the same executor (its waits complete into a task without conversion).
+using io_timer = net::steady_timer::rebind_executor<io_executor>::other;
 
 class session : public std::enable_shared_from_this<session> {
 public:
