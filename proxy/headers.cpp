@@ -3,7 +3,6 @@
 #include <array>
 #include <cassert>
 #include <cstring>
-#include <cctype>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -14,14 +13,17 @@ namespace {
 
 constexpr std::string_view xff_name = "X-Forwarded-For";
 
+char ascii_lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// ASCII only, as field names and tokens are (std::tolower would consult the locale per byte).
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) {
         return false;
     }
     for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto x = static_cast<unsigned char>(a[i]);
-        const auto y = static_cast<unsigned char>(b[i]);
-        if (std::tolower(x) != std::tolower(y)) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) {
             return false;
         }
     }
@@ -126,8 +128,11 @@ ip_address client_address(const ip_address& peer, std::string_view x_forwarded_f
 void remove_hop_by_hop(http::fields& f) {
     // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
     std::vector<std::string> named;
-    for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
-        for_each_list_item(it->value(), [&](std::string_view tok) {
+    for (const auto& field : f) {
+        if (field.name() != http::field::connection) {
+            continue;
+        }
+        for_each_list_item(field.value(), [&](std::string_view tok) {
             if (!iequals(tok, "close") && !iequals(tok, "keep-alive") && !is_protected_field(tok)) {
                 named.emplace_back(tok);
             }
@@ -162,10 +167,61 @@ void remove_hop_by_hop(http::fields& f) {
     }
 }
 
+http::fields::const_iterator find_field(const http::fields& f, http::field name) {
+    auto it = f.begin();
+    while (it != f.end() && it->name() != name) {
+        ++it;
+    }
+    return it;
+}
+
+http::fields::const_iterator find_field(const http::fields& f, std::string_view name) {
+    const auto code = http::string_to_field(name);
+    if (code != http::field::unknown) {
+        return find_field(f, code);
+    }
+    auto it = f.begin();
+    while (it != f.end() && !(it->name() == http::field::unknown && iequals(it->name_string(), name))) {
+        ++it;
+    }
+    return it;
+}
+
+std::string_view field_value(const http::fields& f, http::field name) {
+    const auto it = find_field(f, name);
+    return it == f.end() ? std::string_view() : std::string_view(it->value());
+}
+
+std::string_view field_value(const http::fields& f, std::string_view name) {
+    const auto it = find_field(f, name);
+    return it == f.end() ? std::string_view() : std::string_view(it->value());
+}
+
+void erase_field(http::fields& f, http::field name) {
+    for (auto it = f.begin(); it != f.end();) {
+        it = it->name() == name ? f.erase(it) : std::next(it);
+    }
+}
+
+void add_line(std::string& lines, std::string_view name, std::string_view value) {
+    lines.reserve(lines.size() + name.size() + value.size() + 4);
+    lines.append(name).append(": ").append(value).append("\r\n");
+}
+
+void insert_lines(http::fields& f, std::string_view lines) {
+    while (!lines.empty()) {
+        const auto colon = lines.find(": ");
+        const auto end = lines.find("\r\n", colon);
+        assert(colon != std::string_view::npos && end != std::string_view::npos);
+        f.insert(lines.substr(0, colon), lines.substr(colon + 2, end - colon - 2));
+        lines.remove_prefix(end + 2);
+    }
+}
+
 template <bool isRequest>
-void append_head(std::string& out, const http::header<isRequest, http::fields>& h) {
+void append_head(std::string& out, const http::header<isRequest, http::fields>& h, std::string_view lines) {
     // Measured first, then copied into place: one allocation and no capacity checks.
-    std::size_t size = 8 + 2 + 2;  // "HTTP/x.y", two separators, CRLF; the blank line below
+    std::size_t size = 8 + 2 + 2 + lines.size();  // "HTTP/x.y", two separators, CRLF; the blank line
     for (const auto& field : h) {
         size += field.name_string().size() + field.value().size() + 4;
     }
@@ -211,19 +267,23 @@ void append_head(std::string& out, const http::header<isRequest, http::fields>& 
         put(field.value());
         put("\r\n");
     }
+    if (!lines.empty()) {
+        put(lines);  // (an empty view may hold no pointer at all, and memcpy wants one)
+    }
     put("\r\n");
     assert(p == out.data() + out.size());
 }
 
-template void append_head(std::string&, const http::header<true, http::fields>&);
-template void append_head(std::string&, const http::header<false, http::fields>&);
+template void append_head(std::string&, const http::header<true, http::fields>&, std::string_view);
+template void append_head(std::string&, const http::header<false, http::fields>&, std::string_view);
 
-void add_forwarding_headers(http::fields& f, const forward_info& info) {
+void add_forwarding_headers(http::fields& f, const forward_info& info, std::string& lines) {
     const std::string client = info.peer.text();
     // One pass over the fields: the earlier hops' X-Forwarded-For, Forwarded (from a trusted
-    // proxy only) and Via values are collected in order and their lines removed, to be added
-    // back extended; X-Forwarded-Proto/-Host stay only when a trusted proxy set them. Setting
-    // each name instead cost a search of the field set per name for every request.
+    // proxy only) and Via values are collected in order and their lines removed, to be written
+    // extended; X-Forwarded-Proto/-Host stay only when a trusted proxy set them; the client's
+    // X-Request-Id goes (this request's id, which may be the same value, is written instead).
+    // Setting each name instead cost a search of the field set per name for every request.
     std::string xff;
     std::string fwd;
     std::string via;
@@ -261,6 +321,8 @@ void add_forwarding_headers(http::fields& f, const forward_info& info) {
             } else if (iequals(name, "X-Forwarded-Host")) {
                 keep_host = info.peer_trusted;
                 drop = !info.peer_trusted;
+            } else if (iequals(name, "X-Request-Id")) {
+                drop = true;
             }
             break;
         }
@@ -270,14 +332,14 @@ void add_forwarding_headers(http::fields& f, const forward_info& info) {
         it = drop ? f.erase(it) : std::next(it);
     }
     append(xff, client);
-    f.insert(xff_name, xff);
+    add_line(lines, xff_name, xff);
 
     const std::string_view proto = info.tls ? "https" : "http";
     if (!keep_proto) {
-        f.insert("X-Forwarded-Proto", proto);
+        add_line(lines, "X-Forwarded-Proto", proto);
     }
     if (!keep_host && !info.host.empty()) {
-        f.insert("X-Forwarded-Host", info.host);
+        add_line(lines, "X-Forwarded-Host", info.host);
     }
 
     if (!fwd.empty()) {
@@ -297,7 +359,7 @@ void add_forwarding_headers(http::fields& f, const forward_info& info) {
         }
         fwd += '"';
     }
-    f.insert(http::field::forwarded, fwd);
+    add_line(lines, "Forwarded", fwd);
 
     // Earlier hops may have sent several Via lines; all of them stay, in order (RFC 9110 §7.6.3).
     if (!via.empty()) {
@@ -305,7 +367,10 @@ void add_forwarding_headers(http::fields& f, const forward_info& info) {
     }
     via += info.http_version == 10 ? "1.0 " : "1.1 ";
     via += info.via_name;
-    f.insert(http::field::via, via);
+    add_line(lines, "Via", via);
+    if (!info.request_id.empty()) {
+        add_line(lines, "X-Request-Id", info.request_id);
+    }
 }
 
 bool is_valid_request_id(std::string_view id) {
@@ -381,9 +446,11 @@ bool wants_upgrade(const http::request_header<>& req) {
 
 std::string inner_codings(const http::fields& f) {
     std::string out;
-    for (auto it = f.find(http::field::transfer_encoding); it != f.end() && it->name() == http::field::transfer_encoding;
-         ++it) {
-        for (const auto coding : http::token_list{it->value()}) {
+    for (const auto& field : f) {
+        if (field.name() != http::field::transfer_encoding) {
+            continue;
+        }
+        for (const auto coding : http::token_list{field.value()}) {
             if (!beast::iequals(coding, "chunked")) {
                 out += out.empty() ? "" : ", ";
                 out += coding;

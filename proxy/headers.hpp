@@ -28,12 +28,35 @@ bool is_trusted(const ip_address& peer, std::span<const cidr> trusted);
 // re-added by the caller after this (the tunnel needs Upgrade and "Connection: upgrade").
 void remove_hop_by_hop(http::fields& f);
 
+// Lookups by walking the fields in order, comparing parsed field codes (names only for fields
+// Beast has no code for). Beast's find/count/operator[] search its field set by name with a
+// case-insensitive compare at every step; for the handful of fields a head carries, the walk
+// costs a fraction of that, and the proxy looks up several fields in every request and response.
+http::fields::const_iterator find_field(const http::fields& f, http::field name);
+http::fields::const_iterator find_field(const http::fields& f, std::string_view name);
+// The first value of the field, or "" when it is absent.
+std::string_view field_value(const http::fields& f, http::field name);
+std::string_view field_value(const http::fields& f, std::string_view name);
+// Removes every line of the field.
+void erase_field(http::fields& f, http::field name);
+
+// Appends "name: value\r\n". Lines the proxy adds to a message on its way out are collected
+// like this and written by append_head after the message's own fields: inserting them into the
+// field set instead cost an allocation and a tree insertion per line, on every request. Values
+// must not contain CR or LF (they come from the parser, validated config, or the proxy itself).
+void add_line(std::string& lines, std::string_view name, std::string_view value);
+
+// Moves collected lines into the fields (at the end, in order), for a head that Beast's
+// serializer writes (a streamed body) rather than append_head.
+void insert_lines(http::fields& f, std::string_view lines);
+
 // Appends the message head as Beast's serializer writes it: the start line (a response without a
-// reason phrase gets the standard one), every field in order, the blank line. The proxy writes
-// heads, and small bodies behind them, as one contiguous buffer instead of walking Beast's
-// serializer's buffer sequences, which cost more than any other part of a forwarded request.
+// reason phrase gets the standard one), every field in order, then `lines` (see add_line), the
+// blank line. The proxy writes heads, and small bodies behind them, as one contiguous buffer
+// instead of walking Beast's serializer's buffer sequences, which cost more than any other part
+// of a forwarded request.
 template <bool isRequest>
-void append_head(std::string& out, const http::header<isRequest, http::fields>& h);
+void append_head(std::string& out, const http::header<isRequest, http::fields>& h, std::string_view lines = {});
 
 struct forward_info {
     ip_address peer;          // the TCP peer
@@ -42,11 +65,14 @@ struct forward_info {
     std::string_view host;     // Host of the original request ("" if none)
     std::string_view via_name; // e.g. "anteroom"
     unsigned http_version = 11;
+    std::string_view request_id; // this request's X-Request-Id
 };
 
-// Rewrite X-Forwarded-For/-Proto/-Host, Forwarded and Via for the upstream request. From an
-// untrusted peer, client-supplied values are replaced; from a trusted proxy they are extended.
-void add_forwarding_headers(http::fields& f, const forward_info& info);
+// Rewrite X-Forwarded-For/-Proto/-Host, Forwarded, Via and X-Request-Id for the upstream
+// request, in one pass over the fields: the client's lines leave `f`, and the lines for this hop
+// are appended to `lines` (for append_head). From an untrusted peer, client-supplied values are
+// replaced; from a trusted proxy they are extended (X-Forwarded-Proto/-Host kept as they are).
+void add_forwarding_headers(http::fields& f, const forward_info& info, std::string& lines);
 
 // A request id safe to echo: 1..64 chars of [A-Za-z0-9._-]. Anything else is replaced.
 bool is_valid_request_id(std::string_view id);

@@ -577,14 +577,15 @@ task<bool> session::handle_request() {
     ctx.tls = stream_.is_tls();
     ctx.ja4 = ja4_;
     if (peer_trusted) {
-        ctx.client = client_address(peer_, req["X-Forwarded-For"], trusted);
+        ctx.client = client_address(peer_, field_value(req, "X-Forwarded-For"), trusted);
     }
-    if (auto id = req["X-Request-Id"]; is_valid_request_id(id)) {
+    if (auto id = field_value(req, "X-Request-Id"); is_valid_request_id(id)) {
         ctx.request_id = std::string(id);
     } else {
         ctx.request_id = new_request_id();
     }
-    st.client_keep_alive = req.keep_alive() && requests_ < sc.max_requests_per_connection &&
+    // The parser's flags say what req.keep_alive() would, without searching the fields.
+    st.client_keep_alive = parser.keep_alive() && requests_ < sc.max_requests_per_connection &&
                            !sh.draining.load(std::memory_order_relaxed);
     st.body_pending = !parser.is_done();
     if (kind_ == listener_kind::redirect) {
@@ -727,8 +728,10 @@ task<bool> session::proxy_request(request_state& st) {
     const auto& ucfg = *group.cfg;
 
     const bool upgrade = wants_upgrade(req);
-    const std::string upgrade_value = upgrade ? std::string(req[http::field::upgrade]) : std::string();
-    const bool expect_continue = req.version() == 11 && beast::iequals(req[http::field::expect], "100-continue");
+    const std::string upgrade_value = upgrade ? std::string(field_value(req, http::field::upgrade)) : std::string();
+    const auto expect = find_field(req, http::field::expect);
+    const bool has_expect = expect != req.end();
+    const bool expect_continue = has_expect && req.version() == 11 && beast::iequals(expect->value(), "100-continue");
     const bool chunked = st.parser.chunked();
 
     // A request body of known, bounded length is read whole before any upstream is contacted:
@@ -772,13 +775,19 @@ task<bool> session::proxy_request(request_state& st) {
     const bool retry_allowed = retry_on_connect_failure && !st.body_pending;
 
     // Rewrite the head for the upstream.
-    const std::string host(req[http::field::host]);
+    const auto host_field = find_field(req, http::field::host);
+    const bool has_host = host_field != req.end();
+    const std::string host(has_host ? std::string_view(host_field->value()) : std::string_view());
     const std::string codings = chunked ? inner_codings(req) : std::string();
     remove_hop_by_hop(req);
-    req.erase(http::field::expect);
-    add_forwarding_headers(req, forward_info{peer_, is_trusted(peer_, sc.trusted_proxies), stream_.is_tls(), host,
-                                             sc.server_name, req.version()});
-    req.set("X-Request-Id", ctx.request_id);
+    if (has_expect) {
+        erase_field(req, http::field::expect);  // the proxy answers 100-continue itself
+    }
+    std::string lines;  // what this hop adds, written after the client's fields (add_line)
+    add_forwarding_headers(req,
+                           forward_info{peer_, is_trusted(peer_, sc.trusted_proxies), stream_.is_tls(), host,
+                                        sc.server_name, req.version(), ctx.request_id},
+                           lines);
     req.version(11);
     if (chunked) {
         set_chunked(req, codings);  // one line, however many the client sent
@@ -856,7 +865,7 @@ task<bool> session::proxy_request(request_state& st) {
         }
         conn_stream& up = *conn;
         upstream_ = &up;
-        if (req.find(http::field::host) == req.end()) {
+        if (!has_host) {
             req.set(http::field::host, st.upstream_addr);  // HTTP/1.0 clients may omit it
         }
 
@@ -873,7 +882,7 @@ task<bool> session::proxy_request(request_state& st) {
         if (held_body) {
             // Content-Length framing: the head and the body as they are, in one gathered write.
             std::string head;
-            append_head(head, req.base());
+            append_head(head, req.base(), lines);
             const std::array<net::const_buffer, 2> out{net::buffer(head), net::buffer(*held_body)};
             set_deadline(sc.body_timeout);
             auto [wec, wn] = co_await net::async_write(up, out, use_tuple);
@@ -885,7 +894,7 @@ task<bool> session::proxy_request(request_state& st) {
         } else if (st.parser.is_done()) {
             // No body (most requests): the head alone, one contiguous write.
             std::string head;
-            append_head(head, req.base());
+            append_head(head, req.base(), lines);
             bump();
             auto [wec, wn] = co_await net::async_write(up, net::buffer(head), use_tuple);
             (void)wn;
@@ -894,6 +903,8 @@ task<bool> session::proxy_request(request_state& st) {
                 rq.ec = wec;
             }
         } else {
+            insert_lines(req, lines);  // Beast's serializer writes this head
+            lines.clear();
             rq = co_await relay(stream_, buf_, st.parser, up, st.route->max_body_size, st.bytes_in, bump);
         }
         if (rq.outcome != relay_result<true>::ok) {
@@ -1006,18 +1017,19 @@ task<bool> session::proxy_request(request_state& st) {
         // Response head for the client.
         const bool no_body = rp->is_done();
         const bool has_length = rp->content_length().has_value() || rp->chunked();
-        const std::string res_codings = inner_codings(res);
+        const std::string res_codings = rp->chunked() ? inner_codings(res) : std::string();
         remove_hop_by_hop(res);
         for (const auto& f : st.rt.filters) {
             f->on_response(ctx, res);
         }
+        std::string res_lines;  // what the proxy adds, written after the upstream's fields
         for (const auto& [name, value] : ctx.response_headers) {
-            res.insert(name, value);
+            add_line(res_lines, name, value);
         }
         add_security_headers(res, st);
         bool client_keep = st.client_keep_alive;
         const bool client_11 = st.ctx->client_version == 11;
-        if (!no_body && !res.has_content_length()) {
+        if (!no_body && find_field(res, http::field::content_length) == res.end()) {
             // Chunked or close-delimited from the upstream: re-chunk for an HTTP/1.1 client,
             // close-delimit for HTTP/1.0.
             if (client_11) {
@@ -1029,11 +1041,16 @@ task<bool> session::proxy_request(request_state& st) {
             // HEAD: the upstream's framing header already went; nothing to add.
         }
         res.version(client_11 ? 11 : 10);
-        res.keep_alive(client_keep);
+        // Connection went with the hop-by-hop fields: only a non-default persistence is said.
+        if (client_11 && !client_keep) {
+            add_line(res_lines, "Connection", "close");
+        } else if (!client_11 && client_keep) {
+            add_line(res_lines, "Connection", "keep-alive");
+        }
 
         if (no_body) {
             std::string head;
-            append_head(head, res.base());
+            append_head(head, res.base(), res_lines);
             set_deadline(sc.body_timeout);
             auto [wec, wn] = co_await net::async_write(stream_, net::buffer(head), use_tuple);
             (void)wn;
@@ -1080,7 +1097,7 @@ task<bool> session::proxy_request(request_state& st) {
             }
             // Content-Length framing: the head and the body as they are, in one gathered write.
             std::string head;
-            append_head(head, res.base());
+            append_head(head, res.base(), res_lines);
             const std::array<net::const_buffer, 2> out{net::buffer(head), net::buffer(held)};
             set_deadline(sc.body_timeout);
             auto [wec, wn] = co_await net::async_write(stream_, out, use_tuple);
@@ -1089,6 +1106,7 @@ task<bool> session::proxy_request(request_state& st) {
             co_return !wec && client_keep;
         }
         upstream_ = &up;
+        insert_lines(res, res_lines);  // Beast's serializer writes this head
         auto rs = co_await relay(up, ubuf, *rp, stream_, std::numeric_limits<std::uint64_t>::max(), st.bytes_out,
                                  bump);
         upstream_ = nullptr;

@@ -8,7 +8,9 @@
 #
 #   bench/compare/instructions.sh [--requests 20000] [--anteroom build/bench/app/anteroom]
 #                                 [--anteroom-b other/anteroom] [--no-haproxy]
-#                                 [--bench build/bench/bench/tool/anteroom-bench]
+#                                 [--bench build/bench/bench/tool/anteroom-bench] [--keep DIR]
+#
+# --keep DIR copies the callgrind profiles to DIR (read them with callgrind_annotate).
 #
 # Needs: valgrind, nginx, haproxy (make bench installs them). The servers run under callgrind
 # with instrumentation off; it is switched on only around the measured requests (after 2,000
@@ -16,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-requests=20000 anteroom=build/bench/app/anteroom anteroom_b= haproxy=1
+requests=20000 anteroom=build/bench/app/anteroom anteroom_b= haproxy=1 keep=
 bench=build/bench/bench/tool/anteroom-bench
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -25,6 +27,7 @@ while [[ $# -gt 0 ]]; do
     --anteroom-b) anteroom_b=$2; shift 2 ;;
     --no-haproxy) haproxy=0; shift ;;
     --bench) bench=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -62,6 +65,7 @@ measure() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   # The dump holds exactly the instrumented stretch (the file written at exit holds nothing).
+  if [[ -n $keep ]]; then mkdir -p "$keep" && cp "$out"* "$keep/"; fi
   ir=$(for f in "$out"*; do callgrind_annotate "$f" 2>/dev/null; done |
        awk '/PROGRAM TOTALS/ {gsub(",", "", $1); if ($1 + 0 > m) m = $1 + 0} END {print m + 0}')
   python3 - "$name" "$ir" "$requests" "$work/$name.json" <<'PY'

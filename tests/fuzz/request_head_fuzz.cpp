@@ -122,14 +122,19 @@ void bot_facts(const http::request_header<>& req) {
 void rewrite_for_upstream(http::request_parser<http::buffer_body>& parser, const ip_address& peer, bool trusted) {
     auto& req = parser.get();
     const bool upgrade = proxy::wants_upgrade(req);
-    const std::string upgrade_value = upgrade ? std::string(req[http::field::upgrade]) : std::string();
+    const std::string upgrade_value =
+        upgrade ? std::string(proxy::field_value(req, http::field::upgrade)) : std::string();
     const bool chunked = parser.chunked();
-    const std::string host(req[http::field::host]);
+    const auto host_field = proxy::find_field(req, http::field::host);
+    const bool has_host = host_field != req.end();
+    const std::string host(has_host ? std::string_view(host_field->value()) : std::string_view());
     const std::string codings = chunked ? proxy::inner_codings(req) : std::string();
     proxy::remove_hop_by_hop(req);
-    req.erase(http::field::expect);
-    proxy::add_forwarding_headers(req, proxy::forward_info{peer, trusted, false, host, "anteroom", req.version()});
-    req.set("X-Request-Id", proxy::new_request_id());
+    proxy::erase_field(req, http::field::expect);
+    std::string lines;
+    const std::string id = proxy::new_request_id();
+    proxy::add_forwarding_headers(req, proxy::forward_info{peer, trusted, false, host, "anteroom", req.version(), id},
+                                  lines);
     req.version(11);
     if (chunked) {
         proxy::set_chunked(req, codings);
@@ -142,12 +147,17 @@ void rewrite_for_upstream(http::request_parser<http::buffer_body>& parser, const
     }
     // Once a server is chosen, the session gives a request without Host (HTTP/1.0) the server's
     // address, since it goes out as HTTP/1.1.
-    if (req.find(http::field::host) == req.end()) {
+    if (!has_host) {
         req.set(http::field::host, "127.0.0.1:9001");
     }
+    // Both ways the session writes a head: append_head with the added lines, and Beast's
+    // serializer after insert_lines (a streamed body). They must agree, and be a valid head.
+    std::string sent;
+    proxy::append_head(sent, req.base(), lines);
+    proxy::insert_lines(req, lines);
     std::ostringstream out;
     out << req.base();
-    const std::string sent = out.str();
+    check(out.str() == sent);
     const auto verdict = proxy::check_request_head(sent, 1000);
     check(verdict.ok());
 }
@@ -182,9 +192,9 @@ ANTEROOM_FUZZ_TARGET(request_head) {
 
     // Both kinds of peer: a trusted proxy (X-Forwarded-For is walked) and a plain client.
     const auto& trusted = fx.cfg->server.trusted_proxies;
-    (void)proxy::client_address(fx.trusted_peer, req["X-Forwarded-For"], trusted);
-    (void)proxy::client_address(fx.untrusted_peer, req["X-Forwarded-For"], trusted);
-    (void)proxy::is_valid_request_id(req["X-Request-Id"]);
+    (void)proxy::client_address(fx.trusted_peer, proxy::field_value(req, "X-Forwarded-For"), trusted);
+    (void)proxy::client_address(fx.untrusted_peer, proxy::field_value(req, "X-Forwarded-For"), trusted);
+    (void)proxy::is_valid_request_id(proxy::field_value(req, "X-Request-Id"));
     (void)req.keep_alive();
 
     for (const std::uint16_t port : {std::uint16_t{443}, std::uint16_t{8443}}) {

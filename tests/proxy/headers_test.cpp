@@ -165,6 +165,14 @@ TEST(headers, connection_cannot_strip_message_framing_or_host) {
 
 // ---- add_forwarding_headers --------------------------------------------------------------------
 
+// add_forwarding_headers, with the lines it writes for this hop put into the fields after the
+// client's (as insert_lines does for a streamed head), so each check reads one field set.
+void forward(http::fields& f, const forward_info& info) {
+    std::string lines;
+    add_forwarding_headers(f, info, lines);
+    insert_lines(f, lines);
+}
+
 forward_info info_for(std::string_view peer, bool trusted, std::string_view host = "shop.example") {
     forward_info i;
     i.peer = ip(peer);
@@ -180,7 +188,7 @@ TEST(forwarding, from_an_untrusted_peer_client_values_are_replaced) {
     f.insert("X-Forwarded-Proto", "https");
     f.insert("X-Forwarded-Host", "evil.example");
     f.insert(http::field::forwarded, "for=6.6.6.6");
-    add_forwarding_headers(f, info_for("203.0.113.9", false));
+    forward(f, info_for("203.0.113.9", false));
     EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"203.0.113.9"});
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"http"});
     EXPECT_EQ(values(f, "X-Forwarded-Host"), std::vector<std::string>{"shop.example"});
@@ -197,7 +205,7 @@ TEST(forwarding, from_a_trusted_peer_the_chain_is_extended) {
     f.insert("X-Forwarded-Host", "www.example");
     f.insert(http::field::forwarded, "for=198.51.100.7;proto=https");
     f.insert(http::field::via, "1.1 edge");
-    add_forwarding_headers(f, info_for("10.0.0.1", true));
+    forward(f, info_for("10.0.0.1", true));
     EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"198.51.100.7, 10.0.0.9, 10.0.0.1"});
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"https"});
     EXPECT_EQ(values(f, "X-Forwarded-Host"), std::vector<std::string>{"www.example"});
@@ -208,7 +216,7 @@ TEST(forwarding, from_a_trusted_peer_the_chain_is_extended) {
 
 TEST(forwarding, trusted_peer_without_headers_gets_fresh_ones) {
     http::fields f;
-    add_forwarding_headers(f, info_for("10.0.0.1", true));
+    forward(f, info_for("10.0.0.1", true));
     EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"10.0.0.1"});
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"http"});
     EXPECT_EQ(values(f, "X-Forwarded-Host"), std::vector<std::string>{"shop.example"});
@@ -218,13 +226,13 @@ TEST(forwarding, every_via_line_is_kept) {
     http::fields f;
     f.insert(http::field::via, "1.0 fred");
     f.insert(http::field::via, "1.1 p.example.net");
-    add_forwarding_headers(f, info_for("203.0.113.9", false));
+    forward(f, info_for("203.0.113.9", false));
     EXPECT_EQ(values(f, "Via"), std::vector<std::string>{"1.0 fred, 1.1 p.example.net, 1.1 anteroom"});
 }
 
 TEST(forwarding, ipv6_peer_is_quoted_and_bracketed_in_forwarded) {
     http::fields f;
-    add_forwarding_headers(f, info_for("2001:db8::7", false, "[2001:db8::1]:8080"));
+    forward(f, info_for("2001:db8::7", false, "[2001:db8::1]:8080"));
     EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"2001:db8::7"});
     EXPECT_EQ(values(f, "Forwarded"),
               std::vector<std::string>{"for=\"[2001:db8::7]\";proto=http;host=\"[2001:db8::1]:8080\""});
@@ -236,7 +244,7 @@ TEST(forwarding, tls_no_host_and_http10) {
     auto i = info_for("203.0.113.9", false, "");
     i.tls = true;
     i.http_version = 10;
-    add_forwarding_headers(f, i);
+    forward(f, i);
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"https"});
     EXPECT_TRUE(values(f, "X-Forwarded-Host").empty());
     EXPECT_EQ(values(f, "Forwarded"), std::vector<std::string>{"for=203.0.113.9;proto=https"});
@@ -245,7 +253,7 @@ TEST(forwarding, tls_no_host_and_http10) {
 
 TEST(forwarding, host_with_quote_or_backslash_is_escaped_in_forwarded) {
     http::fields f;
-    add_forwarding_headers(f, info_for("203.0.113.9", false, "a\"b\\c"));
+    forward(f, info_for("203.0.113.9", false, "a\"b\\c"));
     EXPECT_EQ(values(f, "Forwarded"), std::vector<std::string>{"for=203.0.113.9;proto=http;host=\"a\\\"b\\\\c\""});
 }
 
@@ -257,7 +265,7 @@ TEST(forwarding, names_match_in_any_case_and_other_fields_keep_their_order) {
     f.insert("x-FORWARDED-proto", "https");
     f.insert("VIA", "1.1 spoof");
     f.insert("Cookie", "a=b");
-    add_forwarding_headers(f, info_for("203.0.113.9", false));
+    forward(f, info_for("203.0.113.9", false));
     std::vector<std::string> names;
     for (const auto& field : f) {
         names.emplace_back(field.name_string());
@@ -267,6 +275,72 @@ TEST(forwarding, names_match_in_any_case_and_other_fields_keep_their_order) {
     EXPECT_EQ(values(f, "X-Forwarded-For"), std::vector<std::string>{"203.0.113.9"});
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), std::vector<std::string>{"http"});
     EXPECT_EQ(values(f, "Via"), std::vector<std::string>{"1.1 spoof, 1.1 anteroom"});
+}
+
+TEST(forwarding, the_clients_request_id_gives_way_to_this_requests) {
+    http::fields f;
+    f.insert("x-request-id", "from-the-client");
+    f.insert("Accept", "*/*");
+    auto i = info_for("203.0.113.9", false);
+    i.request_id = "0123abcd";
+    std::string lines;
+    add_forwarding_headers(f, i, lines);
+    EXPECT_TRUE(values(f, "X-Request-Id").empty());
+    EXPECT_EQ(values(f, "Accept"), std::vector<std::string>{"*/*"});
+    EXPECT_EQ(lines,
+              "X-Forwarded-For: 203.0.113.9\r\n"
+              "X-Forwarded-Proto: http\r\n"
+              "X-Forwarded-Host: shop.example\r\n"
+              "Forwarded: for=203.0.113.9;proto=http;host=\"shop.example\"\r\n"
+              "Via: 1.1 anteroom\r\n"
+              "X-Request-Id: 0123abcd\r\n");
+}
+
+// ---- lookups by walking the fields ---------------------------------------------------------------
+
+TEST(field_lookup, finds_the_first_line_by_code_or_by_name_in_any_case) {
+    http::fields f;
+    f.insert("X-Custom", "one");
+    f.insert(http::field::content_length, "5");
+    f.insert("x-custom", "two");
+    f.insert("Host", "shop.example");
+    EXPECT_EQ(field_value(f, http::field::content_length), "5");
+    EXPECT_EQ(field_value(f, "CONTENT-LENGTH"), "5");  // a known name by its text
+    EXPECT_EQ(field_value(f, "X-CUSTOM"), "one");
+    EXPECT_EQ(field_value(f, http::field::host), "shop.example");
+    EXPECT_EQ(field_value(f, http::field::expect), "");
+    EXPECT_EQ(field_value(f, "X-Missing"), "");
+    EXPECT_EQ(find_field(f, "X-Missing"), f.end());
+    EXPECT_EQ(find_field(f, http::field::expect), f.end());
+    // The same answers as Beast's own search of its field set.
+    EXPECT_EQ(find_field(f, "x-custom"), f.find("x-custom"));
+    EXPECT_EQ(find_field(f, http::field::host), f.find(http::field::host));
+}
+
+TEST(field_lookup, erase_field_removes_every_line_of_the_field_and_nothing_else) {
+    http::fields f;
+    f.insert(http::field::expect, "100-continue");
+    f.insert("Accept", "*/*");
+    f.insert("EXPECT", "other");
+    erase_field(f, http::field::expect);
+    EXPECT_TRUE(values(f, "Expect").empty());
+    EXPECT_EQ(values(f, "Accept"), std::vector<std::string>{"*/*"});
+    erase_field(f, http::field::expect);  // absent: nothing happens
+    EXPECT_EQ(std::distance(f.begin(), f.end()), 1);
+}
+
+TEST(field_lookup, insert_lines_adds_each_added_line_in_order) {
+    http::fields f;
+    f.insert("Accept", "*/*");
+    std::string lines;
+    add_line(lines, "Set-Cookie", "a=1; Path=/");
+    add_line(lines, "X-Empty", "");
+    add_line(lines, "Set-Cookie", "b=2: colon");
+    EXPECT_EQ(lines, "Set-Cookie: a=1; Path=/\r\nX-Empty: \r\nSet-Cookie: b=2: colon\r\n");
+    insert_lines(f, lines);
+    EXPECT_EQ(values(f, "Set-Cookie"), (std::vector<std::string>{"a=1; Path=/", "b=2: colon"}));
+    EXPECT_EQ(values(f, "X-Empty"), std::vector<std::string>{""});
+    EXPECT_EQ(values(f, "Accept"), std::vector<std::string>{"*/*"});
 }
 
 // ---- message heads as written to the wire -------------------------------------------------------
@@ -321,6 +395,21 @@ TEST(append_head, response_heads_match_beasts_serializer) {
     std::string head;
     append_head(head, custom_reason.base());
     EXPECT_EQ(head, "HTTP/1.0 404 Nicht gefunden\r\n\r\n");
+}
+
+TEST(append_head, added_lines_follow_the_fields_as_if_inserted_last) {
+    http::response<http::empty_body> ok{http::status::ok, 11};
+    ok.set(http::field::content_length, "3");
+    ok.insert(http::field::set_cookie, "up=1");
+    std::string lines;
+    add_line(lines, "Set-Cookie", "room=2");
+    add_line(lines, "Connection", "close");
+    std::string head;
+    append_head(head, ok.base(), lines);
+    EXPECT_EQ(head, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nSet-Cookie: up=1\r\nSet-Cookie: room=2\r\n"
+                    "Connection: close\r\n\r\n");
+    insert_lines(ok, lines);  // the streamed-body path: Beast's serializer writes the same head
+    EXPECT_EQ(head, beast_head(ok.base()));
 }
 
 // ---- request ids and methods -------------------------------------------------------------------
