@@ -37,7 +37,7 @@ std::string upstream_health_metrics(const runtime& rt) {
     for (const auto& g : rt.upstreams) {
         for (const auto& s : g->servers) {
             out += "anteroom_upstream_server_up{upstream=\"" + label_value(g->cfg->name) + "\",server=\"" +
-                   label_value(s->address().text()) + "\"} " + (s->available(now) ? "1" : "0") + "\n";
+                   label_value(s->text()) + "\"} " + (s->available(now) ? "1" : "0") + "\n";
         }
     }
     out += "# HELP anteroom_upstream_outstanding Requests in flight per upstream server\n"
@@ -45,7 +45,7 @@ std::string upstream_health_metrics(const runtime& rt) {
     for (const auto& g : rt.upstreams) {
         for (const auto& s : g->servers) {
             out += "anteroom_upstream_outstanding{upstream=\"" + label_value(g->cfg->name) + "\",server=\"" +
-                   label_value(s->address().text()) + "\"} " + std::to_string(s->outstanding()) + "\n";
+                   label_value(s->text()) + "\"} " + std::to_string(s->outstanding()) + "\n";
         }
     }
     return out;
@@ -321,7 +321,7 @@ simple_handler make_admin_handler(admin_hooks hooks, std::shared_ptr<admin_conso
                 for (const auto& g : rt->upstreams) {
                     nlohmann::json servers = nlohmann::json::array();
                     for (const auto& s : g->servers) {
-                        servers.push_back({{"address", s->address().text()},
+                        servers.push_back({{"address", s->text()},
                                            {"up", s->available(now)},
                                            {"consecutive_failures", s->consecutive_failures()},
                                            {"outstanding", s->outstanding()}});

@@ -204,8 +204,17 @@ void erase_field(http::fields& f, http::field name) {
 }
 
 void add_line(std::string& lines, std::string_view name, std::string_view value) {
-    lines.reserve(lines.size() + name.size() + value.size() + 4);
-    lines.append(name).append(": ").append(value).append("\r\n");
+    const std::size_t at = lines.size();
+    lines.resize(at + name.size() + value.size() + 4);  // one capacity check, not four
+    char* p = lines.data() + at;
+    std::char_traits<char>::copy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    std::char_traits<char>::copy(p, value.data(), value.size());
+    p += value.size();
+    *p++ = '\r';
+    *p = '\n';
 }
 
 void insert_lines(http::fields& f, std::string_view lines) {
@@ -331,8 +340,16 @@ void add_forwarding_headers(http::fields& f, const forward_info& info, std::stri
         }
         it = drop ? f.erase(it) : std::next(it);
     }
-    append(xff, client);
-    add_line(lines, xff_name, xff);
+    // Written straight into `lines` (the values of earlier hops first, when there were any).
+    lines.reserve(lines.size() + 160 + xff.size() + fwd.size() + via.size() + 2 * info.host.size());
+    const auto earlier = [&lines](std::string_view list) {
+        if (!list.empty()) {
+            lines.append(list).append(", ");
+        }
+    };
+    lines.append(xff_name).append(": ");
+    earlier(xff);
+    lines.append(client).append("\r\n");
 
     const std::string_view proto = info.tls ? "https" : "http";
     if (!keep_proto) {
@@ -342,32 +359,31 @@ void add_forwarding_headers(http::fields& f, const forward_info& info, std::stri
         add_line(lines, "X-Forwarded-Host", info.host);
     }
 
-    if (!fwd.empty()) {
-        fwd += ", ";
+    lines.append("Forwarded: ");
+    earlier(fwd);
+    lines.append("for=");
+    if (info.peer.is_v4()) {
+        lines.append(client);
+    } else {
+        lines.append("\"[").append(client).append("]\"");
     }
-    fwd += "for=";
-    fwd += info.peer.is_v4() ? client : "\"[" + client + "]\"";
-    fwd += ";proto=";
-    fwd += proto;
+    lines.append(";proto=").append(proto);
     if (!info.host.empty()) {
-        fwd += ";host=\"";
+        lines.append(";host=\"");
         for (char c : info.host) {
             if (c == '"' || c == '\\') {
-                fwd += '\\';
+                lines += '\\';
             }
-            fwd += c;
+            lines += c;
         }
-        fwd += '"';
+        lines += '"';
     }
-    add_line(lines, "Forwarded", fwd);
+    lines.append("\r\n");
 
     // Earlier hops may have sent several Via lines; all of them stay, in order (RFC 9110 §7.6.3).
-    if (!via.empty()) {
-        via += ", ";
-    }
-    via += info.http_version == 10 ? "1.0 " : "1.1 ";
-    via += info.via_name;
-    add_line(lines, "Via", via);
+    lines.append("Via: ");
+    earlier(via);
+    lines.append(info.http_version == 10 ? "1.0 " : "1.1 ").append(info.via_name).append("\r\n");
     if (!info.request_id.empty()) {
         add_line(lines, "X-Request-Id", info.request_id);
     }

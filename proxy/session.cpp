@@ -812,7 +812,7 @@ task<bool> session::proxy_request(request_state& st) {
         }
         const auto& server = group.servers[*pick];
         server_state::in_flight flight(server.get());
-        st.upstream_addr = server->address().text();
+        st.upstream_addr = server->text();
 
         // A pooled connection, or a new one.
         bool reused = false;

@@ -19,9 +19,11 @@ using steady_time = std::chrono::steady_clock::time_point;
 // One upstream server's shared state: health and outstanding requests.
 class server_state {
 public:
-    explicit server_state(listen_address addr) : addr_(std::move(addr)) {}
+    explicit server_state(listen_address addr) : addr_(std::move(addr)), text_(addr_.text()) {}
 
     const listen_address& address() const { return addr_; }
+    // "host:port" ("[v6]:port"), formatted once: every request logs it.
+    const std::string& text() const { return text_; }
 
     // Available unless ejected and the ejection has not yet run out.
     bool available(steady_time now) const;
@@ -58,6 +60,7 @@ public:
 
 private:
     listen_address addr_;
+    std::string text_;
     std::atomic<std::uint32_t> fails_{0};
     std::atomic<std::uint32_t> ejections_in_row_{0};  // backoff doubles per ejection, capped at 8x
     std::atomic<std::int64_t> ejected_until_ns_{0};   // steady clock ns; 0 = not ejected

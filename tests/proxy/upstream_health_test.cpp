@@ -19,6 +19,12 @@ std::shared_ptr<server_state> make_server(std::uint16_t port) {
     return std::make_shared<server_state>(listen_address{"127.0.0.1", port});
 }
 
+TEST(server_state_text, is_the_address_as_logged_for_ipv4_and_ipv6) {
+    EXPECT_EQ(server_state(listen_address{"127.0.0.1", 8001}).text(), "127.0.0.1:8001");
+    EXPECT_EQ(server_state(listen_address{"::1", 443}).text(), "[::1]:443");
+    EXPECT_EQ(server_state(listen_address{"backend.internal", 80}).text(), "backend.internal:80");
+}
+
 class health : public ::testing::Test {
 protected:
     server_state s{listen_address{"127.0.0.1", 8001}};
