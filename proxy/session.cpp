@@ -674,8 +674,11 @@ task<relay_result<isRequest>> relay(conn_stream& src, beast::flat_buffer& src_bu
                 r.outcome = relay_result<isRequest>::too_large;
                 co_return r;
             }
+            // No bytes (the read brought only the last chunk): no buffer either. Beast frames an
+            // empty buffer as a chunk of size 0, which is itself a last chunk, and its own last
+            // chunk would follow: "0\r\n\r\n0\r\n\r\n", garbage before the next message.
             p.get().body().size = got;
-            p.get().body().data = chunk.get();
+            p.get().body().data = got == 0 ? nullptr : chunk.get();
             p.get().body().more = !p.is_done();
         } else {
             p.get().body().data = nullptr;

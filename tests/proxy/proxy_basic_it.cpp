@@ -119,6 +119,13 @@ TEST_F(proxy_basic, chunked_request_body_reaches_upstream) {
     EXPECT_EQ(res->result_int(), 200);
     EXPECT_NE(res->body().find("bytes=11"), std::string::npos);
     EXPECT_EQ(up.requests().at(0).header("Transfer-Encoding"), "chunked");
+    // The re-chunked body ended with one last chunk: the pooled upstream connection carries the
+    // next request (stray bytes after the body would have made the upstream close it).
+    c.send("GET /echo/next HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto next = c.read_response();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->result_int(), 200);
+    EXPECT_EQ(up.connections_accepted(), 1u);
 }
 
 TEST_F(proxy_basic, chunked_response_is_rechunked_for_http11_clients) {
@@ -129,6 +136,11 @@ TEST_F(proxy_basic, chunked_response_is_rechunked_for_http11_clients) {
     EXPECT_TRUE(res->chunked());
     EXPECT_EQ(res->body().size(), 5000u);
     EXPECT_TRUE(res->keep_alive());
+    // The body ended where its last chunk said: the next answer on the connection starts clean.
+    c.send("GET /echo/next HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto next = c.read_response();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->result_int(), 200);
 }
 
 TEST_F(proxy_basic, close_delimited_response_becomes_chunked_for_http11) {
