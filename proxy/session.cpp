@@ -411,8 +411,9 @@ task<void> session::close_tls() {
         co_return;
     }
     set_deadline(std::min(std::chrono::milliseconds(1000), w_.current_runtime()->cfg->server.body_timeout));
-    auto [ec] = co_await stream_.async_tls_shutdown(use_tuple);
+    auto [ec, n] = co_await stream_.async_tls_shutdown(use_tuple);
     (void)ec;
+    (void)n;
 }
 
 task<bool> session::tls_accept() {
@@ -465,7 +466,10 @@ task<bool> session::tls_accept() {
         }
         buf_.commit(n);
     }
-    stream_.start_tls(tls_->context());
+    if (!stream_.start_tls(tls_->context())) {
+        sh.tls_failed->inc();
+        co_return false;
+    }
     auto [ec, used] = co_await stream_.async_server_handshake(buf_.data(), use_tuple);
     (void)used;
     buf_.consume(buf_.size());
@@ -835,11 +839,12 @@ task<bool> session::proxy_request(request_state& st) {
                 // The TLS handshake counts as part of connecting (same timeout, same failure).
                 beast::error_code nec;
                 conn->socket().set_option(tcp::no_delay(true), nec);
-                conn->start_tls(*group.tls);
-                if (!prepare_upstream_ssl(conn->native_handle(), ucfg, server->address())) {
+                if (!conn->start_tls(*group.tls) ||
+                    !prepare_upstream_ssl(conn->native_handle(), ucfg, server->address())) {
                     cec = net::error::invalid_argument;
                 } else {
-                    auto [hec] = co_await conn->async_client_handshake(use_tuple);
+                    auto [hec, hn] = co_await conn->async_client_handshake(use_tuple);
+                    (void)hn;
                     cec = hec;
                     if (hec) {
                         ANTEROOM_LOG(log_level::warn, "upstream",

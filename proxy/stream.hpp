@@ -1,11 +1,11 @@
 #pragma once
 // One connection, plain TCP or TLS over TCP, as a single stream type, so the request and relay
 // code is written once for both (Pingora's `Stream`). A plain connection pays for TLS with one
-// null pointer: the OpenSSL object and its buffers exist only after start_tls(). The template
-// members are defined in proxy/stream_impl.hpp, which only the session's translation unit
-// includes (it pulls in Asio's SSL headers).
+// null pointer: the OpenSSL object exists only after start_tls(). The template members are
+// defined in proxy/stream_impl.hpp, which only the session's translation unit includes.
 
 #include <memory>
+#include <string>
 
 #include "common/net.hpp"
 
@@ -34,8 +34,9 @@ public:
     tcp_socket& socket();
     bool is_tls() const { return tls_ != nullptr; }
     // Puts TLS on the connection (server or client side is chosen by the handshake). Call it
-    // before any TLS byte has been read or written.
-    void start_tls(net::ssl::context& ctx);
+    // before any TLS byte has been read or written. False when OpenSSL could not allocate
+    // (the connection is then unusable).
+    bool start_tls(net::ssl::context& ctx);
     ssl_st* native_handle();  // null for a plain connection
 
     // AsyncReadStream / AsyncWriteStream (Beast's http::async_read and async_write use these).
@@ -45,7 +46,8 @@ public:
     auto async_write_some(const ConstBufferSequence& buffers, Token&& token);
 
     // TLS only. The server handshake takes the bytes already read off the socket (the
-    // ClientHello, kept for its fingerprint); completion: (error_code, bytes used).
+    // ClientHello, kept for its fingerprint); OpenSSL reads them before the socket.
+    // Completion of these three: (error_code, std::size_t, meaningless).
     template <class ConstBufferSequence, class Token>
     auto async_server_handshake(const ConstBufferSequence& already_read, Token&& token);
     template <class Token>
@@ -55,6 +57,8 @@ public:
     auto async_tls_shutdown(Token&& token);
 
 private:
+    void begin_handshake(std::string already_read, bool server);
+
     tcp_socket sock_;  // moved into tls_ by start_tls()
     std::unique_ptr<tls_layer> tls_;
 };

@@ -153,6 +153,44 @@ public:
         return request("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n");
     }
 
+    // Writes `raw` and reads one response of any size (the parser's body limit lifted); a
+    // reader that starts only after the whole request went out, so a large answer fills the
+    // socket buffers and the proxy has to wait for the socket to become writable.
+    std::optional<http::response<http::string_body>> exchange_large(const std::string& raw) {
+        net::async_write(*stream_, net::buffer(raw), [this](beast::error_code e, std::size_t) { ec_ = e; });
+        if (!run() || ec_) {
+            return std::nullopt;
+        }
+        http::response_parser<http::string_body> p;
+        p.body_limit(boost::none);
+        http::async_read(*stream_, buf_, p, [this](beast::error_code e, std::size_t) { ec_ = e; });
+        if (!run() || ec_) {
+            return std::nullopt;
+        }
+        return p.release();
+    }
+    // Bytes read past the last response (none, unless the proxy sent more than it framed).
+    std::string buffered() const { return beast::buffers_to_string(buf_.data()); }
+    // After an upgrade: bytes both ways on the TLS stream.
+    bool write_raw(const std::string& bytes) {
+        net::async_write(*stream_, net::buffer(bytes), [this](beast::error_code e, std::size_t) { ec_ = e; });
+        return run() && !ec_;
+    }
+    std::string read_exactly(std::size_t n) {
+        std::string out(n, '\0');
+        const std::size_t have = std::min(n, buf_.size());
+        net::buffer_copy(net::buffer(out), buf_.data(), have);
+        buf_.consume(have);
+        if (have < n) {
+            net::async_read(*stream_, net::buffer(out.data() + have, n - have),
+                            [this](beast::error_code e, std::size_t) { ec_ = e; });
+            if (!run() || ec_) {
+                return {};
+            }
+        }
+        return out;
+    }
+
 private:
     bool run() {
         ioc_.restart();
@@ -201,6 +239,56 @@ TEST(proxy_tls, proxies_over_https_with_alpn_and_forwards_the_scheme) {
     ASSERT_EQ(up.request_count(), 2u);
     EXPECT_EQ(up.requests()[0].header("X-Forwarded-Proto"), "https");
     EXPECT_EQ(metric(px.admin_port(), "anteroom_tls_handshakes_total{result=\"full\"}"), full_before + 1);
+}
+
+// Many records each way, socket buffers filling up (the proxy waits for writability), bodies
+// the proxy streams rather than holds, a re-chunked body gathered into records, and a tunnel
+// with reads and writes on the TLS stream at the same time.
+TEST(proxy_tls, large_bodies_chunked_bodies_and_a_tunnel_cross_tls_intact) {
+    cert_dir dir;
+    const auto cert = make_test_certificate("localhost", {"localhost"});
+    fake_upstream up;
+    proxy_under_test px{tls_listen() + "max_body_size = \"64MiB\"\n" + dir.add("site", cert) +
+                        upstream_block("[\"" + up.address() + "\"]")};
+    tls_client c(px.port(), {.ca_pem = cert.cert_pem});
+    ASSERT_TRUE(c.ok()) << c.ec().message();
+
+    constexpr std::size_t big = 24u << 20;  // larger than loopback's socket buffers
+    auto down = c.exchange_large("GET /download/" + std::to_string(big) + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    ASSERT_TRUE(down) << c.ec().message();
+    ASSERT_EQ(down->result_int(), 200u);
+    ASSERT_EQ(down->body().size(), big);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < big; ++i) {
+        wrong += down->body()[i] != static_cast<char>('a' + i % 26) ? 1 : 0;
+    }
+    EXPECT_EQ(wrong, 0u);
+
+    std::string body(big, '\0');
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < big; ++i) {
+        body[i] = static_cast<char>(i * 7 % 251);
+        sum = sum * 31 + static_cast<unsigned char>(body[i]);
+    }
+    auto upload = c.exchange_large("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+                                   std::to_string(big) + "\r\n\r\n" + body);
+    ASSERT_TRUE(upload) << c.ec().message();
+    EXPECT_EQ(upload->body(), "bytes=" + std::to_string(big) + " sum=" + std::to_string(sum) + "\n");
+
+    auto chunked = c.exchange_large("GET /chunked/300000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    ASSERT_TRUE(chunked) << c.ec().message();
+    EXPECT_TRUE(chunked->chunked());
+    EXPECT_EQ(chunked->body().size(), 300000u);
+    EXPECT_EQ(c.buffered().substr(0, 64), "");
+
+    auto up101 = c.request("GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    ASSERT_TRUE(up101) << c.ec().message();
+    ASSERT_EQ(up101->result_int(), 101u);
+    const std::string ping(200000, 'p');  // more than one record, echoed while still being sent
+    ASSERT_TRUE(c.write_raw(ping)) << c.ec().message();
+    EXPECT_EQ(c.read_exactly(ping.size()), ping);
+    ASSERT_TRUE(c.write_raw("last")) << c.ec().message();
+    EXPECT_EQ(c.read_exactly(4), "last");
 }
 
 TEST(proxy_tls, a_client_offering_only_h2_gets_no_alpn_and_is_still_served) {
