@@ -261,6 +261,10 @@ void conn_stream::begin_handshake(std::string already_read, bool server) {
     }
 }
 
+bool conn_stream::has_buffered_input() const {
+    return tls_ && SSL_has_pending(tls_->ssl) == 1;
+}
+
 ssl_st* conn_stream::native_handle() {
     return tls_ ? tls_->ssl : nullptr;
 }

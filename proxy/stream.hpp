@@ -38,6 +38,9 @@ public:
     // (the connection is then unusable).
     bool start_tls(net::ssl::context& ctx);
     ssl_st* native_handle();  // null for a plain connection
+    // TLS input OpenSSL has read off the socket but not handed out (read-ahead): a pooled
+    // connection with some is not clean, though the socket itself looks quiet.
+    bool has_buffered_input() const;
 
     // AsyncReadStream / AsyncWriteStream (Beast's http::async_read and async_write use these).
     template <class MutableBufferSequence, class Token>

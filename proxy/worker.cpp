@@ -121,7 +121,7 @@ std::optional<conn_stream> worker::take_idle(const server_state* s, std::chrono:
         idle_conn c = std::move(conns.back());
         conns.pop_back();
         shared_.pool_idle->add(-1);
-        if (c.expires <= now) {
+        if (c.expires <= now || c.conn.has_buffered_input()) {
             continue;
         }
         if (!must_verify && now - c.since < trust_for) {
