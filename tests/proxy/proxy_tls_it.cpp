@@ -8,10 +8,13 @@
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
+
+#include <netinet/tcp.h>
 
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/harness.hpp"
@@ -575,6 +578,7 @@ public:
         std::lock_guard lock(mu_);
         return sni_;
     }
+    std::size_t connections() const { return connections_.load(); }
 
 private:
     net::awaitable<void> accept_loop() {
@@ -583,6 +587,7 @@ private:
             if (ec) {
                 co_return;
             }
+            ++connections_;
             net::co_spawn(ioc_, serve(std::move(sock)), net::detached);
         }
     }
@@ -607,7 +612,22 @@ private:
             res.body() = "tls upstream";
             res.prepare_payload();
             res.keep_alive(req.keep_alive());
+            // /two-records: the answer, then in a TLS record of its own an answer nobody asked
+            // for, both released to the network at once (TCP_CORK), so that the proxy's
+            // read-ahead takes the second record off the socket with the first.
+            const bool two = req.target() == "/two-records";
+            const int fd = s.next_layer().native_handle();
+            int on = two ? 1 : 0;
+            if (two) {
+                ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+            }
             auto [wec, wn] = co_await http::async_write(s, res, net::as_tuple(net::use_awaitable));
+            if (two && !wec) {
+                static constexpr std::string_view stale = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale";
+                co_await net::async_write(s, net::buffer(stale), net::as_tuple(net::use_awaitable));
+                on = 0;
+                ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+            }
             if (wec || !req.keep_alive()) {
                 co_return;
             }
@@ -621,6 +641,7 @@ private:
     std::thread thread_;
     mutable std::mutex mu_;
     std::string sni_;  // written on the upstream's thread, read by the test
+    std::atomic<std::size_t> connections_{0};
 };
 
 TEST(proxy_tls, upstream_tls_is_verified_against_the_configured_ca) {
@@ -643,9 +664,31 @@ TEST(proxy_tls, upstream_tls_is_verified_against_the_configured_ca) {
         EXPECT_EQ(res->body(), "tls upstream");
     }
     EXPECT_EQ(up.sni(), "portal.internal");
+    EXPECT_EQ(up.connections(), 1u);
     auto wrong = get(px.port(), "/wrong");
     ASSERT_TRUE(wrong);
     EXPECT_EQ(wrong->result_int(), 502u);  // verification failed: never an unverified request
+}
+
+// Input that OpenSSL read ahead with an answer (here: an unasked second answer in its own
+// record) stays inside OpenSSL, where the pool's probe of the socket cannot see it; such a
+// connection must not carry the next request, which would get the stale answer.
+TEST(proxy_tls, an_upstream_tls_connection_with_input_read_ahead_is_not_reused) {
+    cert_dir dir;
+    const auto ca = make_test_ca("Upstream CA");
+    tls_upstream up(make_test_certificate_signed_by(ca, "portal.internal", {"portal.internal"}));
+    { std::ofstream(dir.file("ca.pem")) << ca.cert_pem; }
+    proxy_under_test px{"[[upstream]]\nname = \"good\"\nservers = [\"" + up.address() +
+                        "\"]\ntls = true\ntls_server_name = \"portal.internal\"\ntls_ca_file = \"" + dir.file("ca.pem") +
+                        "\"\n"};
+    auto first = get(px.port(), "/two-records");
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->body(), "tls upstream");
+    auto next = get(px.port(), "/next");
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->result_int(), 200u);
+    EXPECT_EQ(next->body(), "tls upstream");
+    EXPECT_EQ(up.connections(), 2u);
 }
 
 TEST(proxy_tls, upstream_tls_checks_the_name_too) {
