@@ -40,6 +40,21 @@ tls_layer& layer_of(BIO* b) {
     return *static_cast<tls_layer*>(BIO_get_data(b));
 }
 
+// A recv/send that failed (errno set, not EINTR): would-block becomes OpenSSL's retry, anything
+// else the error the operation reports.
+int io_failed(BIO* b, tls_layer& t, bool reading) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (reading) {
+            BIO_set_retry_read(b);
+        } else {
+            BIO_set_retry_write(b);
+        }
+    } else {
+        t.sys_error = errno;
+    }
+    return 0;
+}
+
 int bio_read(BIO* b, char* out, std::size_t size, std::size_t* got) {
     tls_layer& t = layer_of(b);
     BIO_clear_retry_flags(b);
@@ -68,15 +83,9 @@ int bio_read(BIO* b, char* out, std::size_t size, std::size_t* got) {
             t.eof = true;
             return 0;
         }
-        if (errno == EINTR) {
-            continue;
+        if (errno != EINTR) {
+            return io_failed(b, t, true);
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            BIO_set_retry_read(b);
-        } else {
-            t.sys_error = errno;
-        }
-        return 0;
     }
 }
 
@@ -93,15 +102,9 @@ int bio_write(BIO* b, const char* data, std::size_t size, std::size_t* written) 
             *written = static_cast<std::size_t>(n);
             return 1;
         }
-        if (errno == EINTR) {
-            continue;
+        if (errno != EINTR) {
+            return io_failed(b, t, false);
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            BIO_set_retry_write(b);
-        } else {
-            t.sys_error = errno;
-        }
-        return 0;
     }
 }
 
