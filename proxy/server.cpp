@@ -42,6 +42,9 @@ bool open_acceptor(tcp_acceptor& a, const tcp::endpoint& ep, bool reuse_port, st
     if (!ec) {
         a.listen(net::socket_base::max_listen_connections, ec);
     }
+    if (!ec) {
+        enable_input_hint(a.native_handle());  // inherited by every accepted connection
+    }
     if (ec) {
         err = ep.address().to_string() + ":" + std::to_string(ep.port()) + ": " + ec.message();
         return false;

@@ -31,6 +31,8 @@ constexpr std::size_t relay_chunk = 16 * 1024;
 constexpr std::chrono::milliseconds max_response_delay{10'000};
 // A keep-alive connection reads its next request into a buffer of this size while it is busy...
 constexpr std::size_t idle_read_size = 4096;
+// A buffered response body up to this size is copied behind its head and sent as one buffer.
+constexpr std::size_t copy_body_up_to = 4096;
 // ...and gives the buffer back after this long without a request.
 constexpr std::chrono::seconds park_after{1};
 
@@ -419,11 +421,11 @@ task<void> session::close_tls() {
 task<bool> session::tls_accept() {
     shared_state& sh = w_.shared();
     const auto rt = w_.current_runtime();
-    tls_ = rt->tls;
-    if (!tls_) {
+    if (!rt->tls) {
         sh.tls_failed->inc();
         co_return false;  // not reached: the config check requires a certificate for TLS listeners
     }
+    tls_ = std::make_unique<tls_info>(tls_info{rt->tls, {}});
     set_deadline(rt->cfg->tls.handshake_timeout);
     // The ClientHello, read whole (it may span TCP segments and TLS records) before OpenSSL
     // sees it, for its fingerprint.
@@ -432,7 +434,7 @@ task<bool> session::tls_accept() {
         const auto status = bot::scan_client_hello({p, buf_.size()});
         if (status == bot::hello_status::complete) {
             if (const auto hello = bot::parse_client_hello({p, buf_.size()})) {
-                ja4_ = bot::ja4(*hello);
+                tls_->ja4 = bot::ja4(*hello);
             }
             break;
         }
@@ -466,7 +468,7 @@ task<bool> session::tls_accept() {
         }
         buf_.commit(n);
     }
-    if (!stream_.start_tls(tls_->context())) {
+    if (!stream_.start_tls(tls_->server->context())) {
         sh.tls_failed->inc();
         co_return false;
     }
@@ -579,7 +581,9 @@ task<bool> session::handle_request() {
                                {}, 0, req.version(), {}, std::chrono::milliseconds{0}, false});
     auto& ctx = *st.ctx;
     ctx.tls = stream_.is_tls();
-    ctx.ja4 = ja4_;
+    if (tls_) {
+        ctx.ja4 = tls_->ja4;
+    }
     if (peer_trusted) {
         ctx.client = client_address(peer_, field_value(req, "X-Forwarded-For"), trusted);
     }
@@ -870,6 +874,7 @@ task<bool> session::proxy_request(request_state& st) {
             }
             beast::error_code oec;
             conn->socket().set_option(tcp::no_delay(true), oec);
+            enable_input_hint(conn->socket().native_handle());
         }
         conn_stream& up = *conn;
         upstream_ = &up;
@@ -1103,13 +1108,20 @@ task<bool> session::proxy_request(request_state& st) {
             if (upstream_keep && ubuf.size() == 0) {
                 w_.put_idle(server, std::move(up), ucfg.pool_size, clock::now() + ucfg.pool_idle_timeout);
             }
-            // Content-Length framing: the head and the body as they are, in one gathered write.
+            // Content-Length framing: the head and the body as they are, in one write. A small
+            // body is copied behind the head (one buffer: send, not sendmsg with two), a large
+            // one is gathered.
             std::string head;
             append_head(head, res.base(), res_lines);
-            const std::array<net::const_buffer, 2> out{net::buffer(head), net::buffer(held)};
             set_deadline(sc.body_timeout);
-            auto [wec, wn] = co_await net::async_write(stream_, out, use_tuple);
-            (void)wn;
+            beast::error_code wec;
+            if (held.size() <= copy_body_up_to) {
+                head.append(held);
+                std::tie(wec, std::ignore) = co_await net::async_write(stream_, net::buffer(head), use_tuple);
+            } else {
+                const std::array<net::const_buffer, 2> out{net::buffer(head), net::buffer(held)};
+                std::tie(wec, std::ignore) = co_await net::async_write(stream_, out, use_tuple);
+            }
             finish(st);
             co_return !wec && client_keep;
         }
@@ -1297,7 +1309,9 @@ void session::finish(request_state& st) {
     r.tag = st.ctx->log_tag;
     r.bot_score = st.ctx->bot.score;
     r.bot_reasons = st.ctx->bot.reasons;
-    r.ja4 = ja4_;
+    if (tls_) {
+        r.ja4 = tls_->ja4;
+    }
     r.time = st.wall_start;
     write_access_line(w_.shared(), r, st.start);
 }

@@ -84,8 +84,14 @@ private:
     worker& w_;
     conn_stream stream_;
     ip_address peer_;
-    std::shared_ptr<const tls_server> tls_;  // the certificates this connection's handshake used
-    std::string ja4_;                        // of its ClientHello ("" = plain)
+    // TLS connections only (a plain session, most of them parked, does not carry the room):
+    // the certificates the handshake used, kept for the connection's life, and the JA4
+    // fingerprint of the ClientHello.
+    struct tls_info {
+        std::shared_ptr<const tls_server> server;
+        std::string ja4;
+    };
+    std::unique_ptr<tls_info> tls_;
     beast::flat_buffer buf_;
     time_point deadline_;
     time_point idle_since_{};

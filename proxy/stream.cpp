@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -217,6 +218,16 @@ tls_step tls_try_shutdown(tls_layer& t) {
 
 std::string& tls_gather_buffer(tls_layer& t) {
     return t.gathered;
+}
+
+bool enable_input_hint(int fd) noexcept {
+#ifdef TCP_INQ
+    const int one = 1;
+    return ::setsockopt(fd, SOL_TCP, TCP_INQ, &one, sizeof one) == 0;
+#else
+    (void)fd;
+    return false;
+#endif
 }
 
 conn_stream::conn_stream(tcp_socket s) : sock_(std::move(s)) {}

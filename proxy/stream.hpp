@@ -14,10 +14,19 @@ struct ssl_st;  // OpenSSL's SSL
 namespace boost::asio::ssl {
 class context;
 }
+namespace boost::asio::detail {
+class epoll_reactor;
+}
 
 namespace anteroom::proxy {
 
 struct tls_layer;
+
+// Asks the kernel to say, with every read, how much is left to read (Linux's TCP_INQ): plain
+// reads then wait for epoll instead of trying a recv that would find nothing
+// (proxy/drained_read.hpp). Set it on a listening socket (accepted sockets inherit it) or on a
+// connected one. False where the system does not have it; reads then work as Asio's.
+bool enable_input_hint(int fd) noexcept;
 
 class conn_stream {
 public:
@@ -64,6 +73,7 @@ private:
 
     tcp_socket sock_;  // moved into tls_ by start_tls()
     std::unique_ptr<tls_layer> tls_;
+    boost::asio::detail::epoll_reactor* reactor_ = nullptr;  // of plain reads (drained_read.hpp)
 };
 
 }  // namespace anteroom::proxy

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "proxy/drained_read.hpp"
 #include "proxy/stream.hpp"
 
 namespace anteroom::proxy {
@@ -90,16 +91,16 @@ auto async_tls(tcp_socket& sock, Token&& token, Try attempt) {
 
 template <class MutableBufferSequence, class Token>
 auto conn_stream::async_read_some(const MutableBufferSequence& buffers, Token&& token) {
-    if (!tls_) {
-        return sock_.async_read_some(buffers, std::forward<Token>(token));
-    }
-    // Into the first non-empty buffer, as Asio's ssl::stream reads (one record at most).
+    // Into the first non-empty buffer (Asio's ssl::stream reads so too: one record at most).
     net::mutable_buffer first;
     for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers); ++it) {
         if (net::mutable_buffer b(*it); b.size() != 0) {
             first = b;
             break;
         }
+    }
+    if (!tls_) {
+        return detail::async_read_drained(sock_, reactor_, first, std::forward<Token>(token));
     }
     tls_layer& t = *tls_;
     return detail::async_tls(socket(), std::forward<Token>(token), [&t, first] {
