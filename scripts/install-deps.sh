@@ -11,7 +11,8 @@ packages=(
   curl
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx-light haproxy redis-server valgrind)  # redis-server: redis_store.sh; valgrind: instructions.sh
+  # redis-server: redis_store.sh; valgrind: instructions.sh; linux-perf: syscalls.sh
+  packages+=(wrk nginx-light haproxy redis-server valgrind linux-perf)
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   # make fuzz (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
