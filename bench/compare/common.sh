@@ -103,6 +103,18 @@ $2
 CONF
 }
 
+# The usual start of a script: $work (a new directory under /tmp named after $1), removed with
+# everything started (cleanup) when the script exits, and the nginx upstream (start_upstream_200)
+# listening on $up_port.
+begin_with_upstream() {
+  work=$(mktemp -d "/tmp/anteroom-$1.XXXXXX")
+  pids=()
+  trap cleanup EXIT
+  up_port=$(free_port)
+  start_upstream_200
+  wait_port "$up_port"
+}
+
 # The upstream every proxy comparison stands in front of: nginx (one worker) answering every
 # request with `return 200 "ok\n"` on 127.0.0.1:$up_port (the caller picks the port). Started in
 # the background; its process id is appended to `pids` and kept in $up_pid.

@@ -55,14 +55,8 @@ if [[ $tls -eq 1 ]]; then
   scheme=https raw_args+=(-k --tls-version 1.3)
 fi
 [[ $cache_sim -eq 0 ]] || sim_args=(--cache-sim=yes --branch-sim=yes)
-work=$(mktemp -d /tmp/anteroom-instructions.XXXXXX)
-pids=()
 source bench/compare/common.sh
-trap cleanup EXIT
-
-up_port=$(free_port)
-start_upstream_200
-wait_port "$up_port"
+begin_with_upstream instructions
 
 # $1 row name, $2 port; the rest is the server's command line. Prints one summary row.
 # After a warm-up, two runs are counted: $requests / 5 requests, then $requests, each over 32 new

@@ -29,14 +29,8 @@ for needed in perf wrk nginx python3; do
 done
 [[ $haproxy -eq 0 ]] || command -v haproxy >/dev/null || { echo "missing haproxy" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/anteroom-syscalls.XXXXXX)
-pids=()
 source bench/compare/common.sh
-trap cleanup EXIT
-
-up_port=$(free_port)
-start_upstream_200
-wait_port "$up_port"
+begin_with_upstream syscalls
 
 names=() ports=() server_pids=()
 start_anteroom() {  # $1 row name, $2 binary
