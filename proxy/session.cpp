@@ -118,7 +118,7 @@ std::chrono::milliseconds body_deadline(const server_config& sc, clock::time_poi
 // more than the peak number of connections (bounded by server.max_connections).
 class session_pool {
 public:
-    static constexpr std::size_t block = 256;
+    static constexpr std::size_t block = 224;
 
     static void* take() {
         auto& head = free_head();
