@@ -644,6 +644,14 @@ private:
     std::atomic<std::size_t> connections_{0};
 };
 
+// An [[upstream]] block for a TLS upstream: its name, address, the name its certificate must
+// carry and the CA file it is verified against.
+std::string tls_upstream_block(const std::string& name, const std::string& address, const std::string& server_name,
+                               const std::string& ca_file) {
+    return "[[upstream]]\nname = \"" + name + "\"\nservers = [\"" + address +
+           "\"]\ntls = true\ntls_server_name = \"" + server_name + "\"\ntls_ca_file = \"" + ca_file + "\"\n";
+}
+
 TEST(proxy_tls, upstream_tls_is_verified_against_the_configured_ca) {
     cert_dir dir;
     const auto ca = make_test_ca("Upstream CA");
@@ -652,8 +660,7 @@ TEST(proxy_tls, upstream_tls_is_verified_against_the_configured_ca) {
     { std::ofstream(dir.file("ca.pem")) << ca.cert_pem; }
     { std::ofstream(dir.file("other.pem")) << other_ca.cert_pem; }
     const auto block = [&](const std::string& name, const std::string& ca_file) {
-        return "[[upstream]]\nname = \"" + name + "\"\nservers = [\"" + up.address() +
-               "\"]\ntls = true\ntls_server_name = \"portal.internal\"\ntls_ca_file = \"" + ca_file + "\"\n";
+        return tls_upstream_block(name, up.address(), "portal.internal", ca_file);
     };
     proxy_under_test px{block("good", dir.file("ca.pem")) + block("wrong", dir.file("other.pem")) +
                         "[[route]]\nprefix = \"/\"\nupstream = \"good\"\n[[route]]\nprefix = \"/wrong\"\nupstream = \"wrong\"\n"};
@@ -678,9 +685,7 @@ TEST(proxy_tls, an_upstream_tls_connection_with_input_read_ahead_is_not_reused) 
     const auto ca = make_test_ca("Upstream CA");
     tls_upstream up(make_test_certificate_signed_by(ca, "portal.internal", {"portal.internal"}));
     { std::ofstream(dir.file("ca.pem")) << ca.cert_pem; }
-    proxy_under_test px{"[[upstream]]\nname = \"good\"\nservers = [\"" + up.address() +
-                        "\"]\ntls = true\ntls_server_name = \"portal.internal\"\ntls_ca_file = \"" + dir.file("ca.pem") +
-                        "\"\n"};
+    proxy_under_test px{tls_upstream_block("good", up.address(), "portal.internal", dir.file("ca.pem"))};
     auto first = get(px.port(), "/two-records");
     ASSERT_TRUE(first);
     EXPECT_EQ(first->body(), "tls upstream");
@@ -696,9 +701,7 @@ TEST(proxy_tls, upstream_tls_checks_the_name_too) {
     const auto ca = make_test_ca("Upstream CA");
     tls_upstream up(make_test_certificate_signed_by(ca, "portal.internal", {"portal.internal"}));
     { std::ofstream(dir.file("ca.pem")) << ca.cert_pem; }
-    proxy_under_test px{"[[upstream]]\nname = \"misnamed\"\nservers = [\"" + up.address() +
-                        "\"]\ntls = true\ntls_server_name = \"other.internal\"\ntls_ca_file = \"" + dir.file("ca.pem") +
-                        "\"\n"};
+    proxy_under_test px{tls_upstream_block("misnamed", up.address(), "other.internal", dir.file("ca.pem"))};
     auto res = get(px.port(), "/");
     ASSERT_TRUE(res);
     EXPECT_EQ(res->result_int(), 502u);
